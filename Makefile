@@ -1,0 +1,16 @@
+# The README's commands. Each sets up .venv first (idempotent; see tools/setup_env.sh).
+PY := .venv/bin/python
+
+.PHONY: setup test demo
+
+setup:
+	bash tools/setup_env.sh
+
+# Unit, integration and learning tests. pytest exits 5 when it collects nothing: that fails too.
+test: setup
+	$(PY) -m pytest -q tests
+
+# Generate the synthetic MPII data if missing, train the demo config, evaluate it with
+# flip test, print the PCKh table and save pictures under work_dirs/demo_hg2_synth_mpii.
+demo: setup
+	bash tools/run_demo.sh

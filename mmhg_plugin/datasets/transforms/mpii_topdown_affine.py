@@ -1,0 +1,242 @@
+"""Top-down crop of one person with the Stacked Hourglass augmentation."""
+from typing import Dict, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmcv.transforms.utils import cache_randomness
+from mmpose.registry import TRANSFORMS
+from PIL import Image
+
+from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
+from .image_io import choose_reduction, read_image, reduced_to_full_matrix
+
+
+def crop_matrix(center: np.ndarray, crop_size: float,
+                input_size: Tuple[int, int], rotation: float,
+                flip: bool) -> np.ndarray:
+    """3x3 affine matrix from image to input coordinates.
+
+    ``x_in = R(-rotation) (x - center) * input_w / crop_size + input_size/2``
+    (MMPose's ``get_warp_matrix`` for the same centre, size and angle), then,
+    if ``flip``, ``x_in -> input_w - 1 - x_in`` (the exact mirror of the
+    input's pixels; see :mod:`mmhg_plugin.codecs.coordinates`).
+
+    Args:
+        center (np.ndarray): Crop centre (x, y) in image pixels.
+        crop_size (float): Crop width in image pixels (its height follows
+            the input aspect ratio).
+        input_size (tuple[int, int]): Network input (w, h).
+        rotation (float): Angle in degrees.
+        flip (bool): Mirror horizontally.
+    """
+    w, h = input_size
+    k = w / crop_size
+    a = np.deg2rad(rotation)
+    cos, sin = np.cos(a) * k, np.sin(a) * k
+    lin = np.array([[cos, sin], [-sin, cos]])  # k * R(-rotation)
+    mat = np.eye(3)
+    mat[:2, :2] = lin
+    mat[:2, 2] = np.array([w / 2, h / 2]) - lin @ np.asarray(center, float)
+    if flip:
+        mat = np.array([[-1., 0., w - 1.], [0., 1., 0.], [0., 0., 1.]]) @ mat
+    return mat
+
+
+@TRANSFORMS.register_module()
+class MPIITopdownAffine(BaseTransform):
+    """Crop, rotate, scale and flip one person into the network input.
+
+    The crop is the square (or input-shaped) box of side ``bbox_scale *
+    scale_padding`` (MPII: ``200 * scale * 1.25``) around ``bbox_center``,
+    warped by one affine (:func:`crop_matrix`) applied to the image and the
+    keypoints alike. Training augmentation, as the original: scale factor
+    ``U(scale_range)``, rotation ``clip(N(0, rotate_std), +-rotate_max)``
+    with probability ``rotate_prob``, horizontal flip with probability
+    ``flip_prob`` (left/right joints swapped by ``flip_indices``). Without
+    augmentation parameters the crop is deterministic (validation, test).
+
+    When ``img`` is absent the image is read here, at 1/2, 1/4 or 1/8 of its
+    size when the crop shrinks it at least that much (``reduced_decode``);
+    coordinates stay exact (:mod:`.image_io`).
+
+    Required Keys:
+        - img or img_path
+        - bbox_center (1, 2) and bbox_scale (1, 2), or bbox (1, 4) xyxy
+        - keypoints (1, K, 2), optional (absent at inference)
+        - keypoints_visible (1, K), optional
+        - flip_indices, when flipping keypoints
+
+    Modified Keys:
+        - img: the crop (h, w, 3)
+        - img_shape
+        - keypoints_visible: left/right swapped when flipped, to pair with
+          ``transformed_keypoints``
+
+    Added Keys:
+        - ori_shape (when the image is read here)
+        - input_size, input_center, input_scale
+        - transformed_keypoints (1, K, 2), 0-based input coordinates
+        - flip, flip_direction
+        - warp_mat: (2, 3) image-to-input matrix
+
+    Args:
+        input_size (tuple[int, int]): Network input (w, h).
+        scale_padding (float): Crop enlargement over ``bbox_scale``
+            (the original's 1.25). Defaults to 1.25.
+        center_shift (float): Move the centre down by this fraction of the
+            box height before cropping. MMPose's ``MpiiDataset`` already
+            applies the original's ``15 * scale`` px (0.075), so MPII
+            configs keep the default 0.
+        keypoint_index_base (float): Subtracted from ``keypoints`` before
+            warping; 1 for MPII's 1-based joints (see
+            :mod:`mmhg_plugin.datasets.mpii_conventions`).
+        scale_range (tuple[float, float] | None): Random crop scale factor
+            range, e.g. (0.75, 1.25); None for no scale augmentation.
+        rotate_std (float): Std of the random angle (degrees).
+        rotate_max (float): Clip of the random angle (degrees).
+        rotate_prob (float): Probability of rotating.
+        flip_prob (float): Probability of a horizontal flip.
+        reduced_decode (bool): Decode large JPEGs at reduced size.
+    """
+
+    def __init__(self,
+                 input_size: Tuple[int, int],
+                 scale_padding: float = 1.25,
+                 center_shift: float = 0.,
+                 keypoint_index_base: float = MPII_INDEX_BASE,
+                 scale_range: Optional[Sequence[float]] = None,
+                 rotate_std: float = 0.,
+                 rotate_max: float = 0.,
+                 rotate_prob: float = 0.,
+                 flip_prob: float = 0.,
+                 reduced_decode: bool = True) -> None:
+        super().__init__()
+        if len(input_size) != 2 or min(input_size) <= 0:
+            raise ValueError(f'input_size must be (w, h) > 0, got '
+                             f'{input_size}')
+        if scale_range is not None and not 0 < scale_range[0] <= \
+                scale_range[1]:
+            raise ValueError(f'bad scale_range {scale_range}')
+        for name, p in (('rotate_prob', rotate_prob), ('flip_prob',
+                                                       flip_prob)):
+            if not 0. <= p <= 1.:
+                raise ValueError(f'{name} must be in [0, 1], got {p}')
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.scale_padding = float(scale_padding)
+        self.center_shift = float(center_shift)
+        self.keypoint_index_base = float(keypoint_index_base)
+        self.scale_range = None if scale_range is None else tuple(
+            float(s) for s in scale_range)
+        self.rotate_std = float(rotate_std)
+        self.rotate_max = float(rotate_max)
+        self.rotate_prob = float(rotate_prob)
+        self.flip_prob = float(flip_prob)
+        self.reduced_decode = reduced_decode
+
+    @cache_randomness
+    def _sample_augmentation(self) -> Tuple[float, float, bool]:
+        """Draw (scale factor, rotation in degrees, flip) for one sample."""
+        scale = 1. if self.scale_range is None else float(
+            np.random.uniform(*self.scale_range))
+        rotation = 0.
+        if self.rotate_prob > 0 and np.random.rand() < self.rotate_prob:
+            rotation = float(
+                np.clip(
+                    np.random.normal(0., self.rotate_std), -self.rotate_max,
+                    self.rotate_max))
+        flip = bool(self.flip_prob > 0 and np.random.rand() < self.flip_prob)
+        return scale, rotation, flip
+
+    def _crop_box(self, results: Dict) -> Tuple[np.ndarray, float]:
+        """Crop centre (2,) and crop width in image pixels, before
+        augmentation."""
+        if 'bbox_center' in results and 'bbox_scale' in results:
+            center = np.asarray(results['bbox_center'], float).reshape(-1)
+            box = np.asarray(results['bbox_scale'], float).reshape(-1)
+        elif 'bbox' in results:
+            x1, y1, x2, y2 = np.asarray(results['bbox'], float).reshape(-1)[:4]
+            center = np.array([(x1 + x2) / 2, (y1 + y2) / 2])
+            box = np.array([x2 - x1, y2 - y1])
+        else:
+            raise KeyError(f'{self._who(results)}: needs bbox_center and '
+                           'bbox_scale, or bbox')
+        if center.size != 2 or box.size != 2 or not (
+                np.isfinite(center).all() and np.isfinite(box).all()):
+            raise ValueError(f'{self._who(results)}: bad box: center '
+                             f'{center.tolist()}, scale {box.tolist()}')
+        if box.min() <= 0:
+            raise ValueError(f'{self._who(results)}: box size must be > 0, '
+                             f'got {box.tolist()}')
+        w, h = self.input_size
+        # Fix the aspect ratio to the input's, as MMPose's TopdownAffine.
+        crop_w = max(box[0], box[1] * w / h) * self.scale_padding
+        center = center + np.array([0., self.center_shift * box[1]])
+        return center, crop_w
+
+    @staticmethod
+    def _who(results: Dict) -> str:
+        """Name the sample in error messages."""
+        return (f"sample id={results.get('id', '?')} "
+                f"image={results.get('img_path', '?')}")
+
+    def _read(self, results: Dict, downscale: float) -> Tuple[np.ndarray, int]:
+        """The image to crop and the reduction it was decoded at."""
+        if results.get('img') is not None:
+            return results['img'], 1
+        path = results['img_path']
+        red = choose_reduction(downscale) if self.reduced_decode else 1
+        img = read_image(path, red, context=self._who(results))
+        if red == 1:
+            results['ori_shape'] = img.shape[:2]
+        else:
+            with Image.open(path) as im:
+                results['ori_shape'] = (im.height, im.width)
+        return img, red
+
+    def transform(self, results: Dict) -> Dict:
+        """Crop (and augment) one sample. See the class doc for the keys."""
+        center, crop_w = self._crop_box(results)
+        scale, rotation, flip = self._sample_augmentation()
+        crop_w *= scale
+        w, h = self.input_size
+        mat = crop_matrix(center, crop_w, self.input_size, rotation, flip)
+        img, red = self._read(results, crop_w / w)
+        img_mat = mat @ reduced_to_full_matrix(red) if red > 1 else mat
+        results['img'] = cv2.warpAffine(
+            img, img_mat[:2], (w, h), flags=cv2.INTER_LINEAR)
+        results['img_shape'] = (h, w)
+
+        kpts = results.get('keypoints')
+        if kpts is not None:
+            xy = np.asarray(kpts, np.float32)[..., :2]
+            xy = xy - self.keypoint_index_base
+            out = xy @ mat[:2, :2].T.astype(np.float32) + mat[:2, 2].astype(
+                np.float32)
+            if flip:
+                idx = results['flip_indices']
+                out = out[:, idx]
+                if results.get('keypoints_visible') is not None:
+                    results['keypoints_visible'] = np.asarray(
+                        results['keypoints_visible'])[:, idx]
+            results['transformed_keypoints'] = out
+        results['input_size'] = (w, h)
+        results['input_center'] = center.astype(np.float32)
+        results['input_scale'] = np.array([crop_w, crop_w * h / w],
+                                          np.float32)
+        results['flip'] = flip
+        results['flip_direction'] = 'horizontal' if flip else None
+        results['warp_mat'] = mat[:2].astype(np.float32)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(input_size={self.input_size}, '
+                f'scale_padding={self.scale_padding}, '
+                f'center_shift={self.center_shift}, '
+                f'keypoint_index_base={self.keypoint_index_base}, '
+                f'scale_range={self.scale_range}, '
+                f'rotate_std={self.rotate_std}, '
+                f'rotate_max={self.rotate_max}, '
+                f'rotate_prob={self.rotate_prob}, '
+                f'flip_prob={self.flip_prob}, '
+                f'reduced_decode={self.reduced_decode})')

@@ -1,0 +1,4 @@
+"""Evaluation."""
+from .metrics import MPIIPCKh
+
+__all__ = ['MPIIPCKh']

@@ -1,0 +1,4 @@
+"""Metrics."""
+from .mpii_pckh import MPIIPCKh
+
+__all__ = ['MPIIPCKh']

@@ -1,0 +1,4 @@
+"""Heads."""
+from .stacked_hourglass_head import StackedHourglassHead
+
+__all__ = ['StackedHourglassHead']

@@ -1,0 +1,4 @@
+"""Pose estimators."""
+from .stacked_hourglass_estimator import StackedHourglassEstimator
+
+__all__ = ['StackedHourglassEstimator']

@@ -1,0 +1,32 @@
+"""Plain helpers for the tests (no fixtures)."""
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_python(code: str, timeout: float = 600,
+               args: Sequence[str] = (), cwd: Optional[Path] = None,
+               env: Optional[dict] = None) -> str:
+    """Run ``code`` in a fresh interpreter; return stdout, fail with stderr."""
+    full_env = dict(os.environ, **(env or {}))
+    proc = subprocess.run([sys.executable, '-c', textwrap.dedent(code), *args],
+                          capture_output=True, text=True, timeout=timeout,
+                          cwd=str(cwd or REPO), env=full_env)
+    assert proc.returncode == 0, (
+        f'exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}\n'
+        f'--- stderr\n{proc.stderr[-6000:]}')
+    return proc.stdout
+
+
+def run_tool(args: Sequence[str], timeout: float = 900,
+             env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` from the repo root (scripts under tools/)."""
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run([sys.executable, *args], capture_output=True,
+                          text=True, timeout=timeout, cwd=str(REPO),
+                          env=full_env)
