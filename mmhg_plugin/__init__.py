@@ -8,3 +8,8 @@ KEYPOINT_CODECS, TRANSFORMS, METRICS), so a config needs only::
 __version__ = '0.1.0'
 
 from . import codecs, datasets, evaluation, models  # noqa: E402,F401  (registration)
+from .utils.safe_checkpoint import register_safe_globals  # noqa: E402
+
+# mmengine's --resume loads with torch's weights_only=True: allow exactly what
+# its checkpoints hold (see mmhg_plugin/utils/safe_checkpoint.py).
+register_safe_globals()

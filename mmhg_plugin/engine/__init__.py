@@ -1,0 +1,1 @@
+"""Runner-side helpers and hooks."""

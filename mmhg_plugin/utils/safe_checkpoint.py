@@ -1,0 +1,104 @@
+"""Load mmengine checkpoints with ``torch.load(weights_only=True)``.
+
+torch >= 2.6 loads with ``weights_only=True`` by default: only tensors,
+containers and explicitly allowed globals may be rebuilt, so a checkpoint can
+never run code. mmengine 0.10.7 calls ``torch.load`` without the argument and
+its checkpoints hold a few more things, so ``--resume`` dies with
+"Unsupported global: numpy._core.multiarray._reconstruct". Instead of
+trusting arbitrary pickles (``weights_only=False``), this module allows
+exactly what mmengine and MMPose store, and nothing else:
+
+- numpy arrays, dtypes and scalars (``dataset_meta``, message hub):
+  ``numpy._core.multiarray._reconstruct``, ``numpy.ndarray``,
+  ``numpy.dtype``, ``numpy._core.multiarray.scalar`` and the concrete dtype
+  classes;
+- ``mmengine.logging.HistoryBuffer`` (the message hub's logged scalars) and
+  ``collections.Counter`` (``MultiStepLR``'s milestones);
+- ``getattr``, but only through :func:`history_buffer_statistic`: a
+  HistoryBuffer pickles its statistics methods as ``getattr(HistoryBuffer,
+  'mean')``; any other object or attribute is refused.
+
+:func:`register_safe_globals` runs when :mod:`mmhg_plugin` is imported.
+"""
+import collections
+import pickle
+from typing import Any, Callable, List
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+
+#: Attributes a pickled HistoryBuffer may ask ``getattr`` for.
+HISTORY_BUFFER_STATISTICS = frozenset(
+    ('mean', 'min', 'max', 'current', 'data'))
+
+
+def history_buffer_statistic(obj: Any, name: str) -> Callable:
+    """Stand-in for ``getattr`` during safe loading.
+
+    Args:
+        obj: The object whose attribute the pickle asks for.
+        name (str): The attribute.
+
+    Returns:
+        The statistic method of :class:`HistoryBuffer` (class or instance).
+
+    Raises:
+        pickle.UnpicklingError: For anything else.
+    """
+    is_buffer = obj is HistoryBuffer or isinstance(obj, HistoryBuffer)
+    if is_buffer and name in HISTORY_BUFFER_STATISTICS:
+        return getattr(obj, name)
+    what = obj.__name__ if isinstance(obj, type) else type(obj).__name__
+    raise pickle.UnpicklingError(
+        f'refusing getattr({what}, {name!r}) while loading a '
+        'checkpoint: only HistoryBuffer statistics are allowed')
+
+
+def _numpy_globals() -> List[Any]:
+    core = getattr(np, '_core', None) or np.core
+    items: List[Any] = [
+        core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray,
+        np.dtype
+    ]
+    dtypes = getattr(np, 'dtypes', None)
+    if dtypes is not None:
+        items += [
+            getattr(dtypes, n) for n in dir(dtypes) if n.endswith('DType')
+        ]
+    return items
+
+
+def register_safe_globals() -> None:
+    """Allow what mmengine checkpoints contain for ``weights_only`` loads."""
+    torch.serialization.add_safe_globals([
+        *_numpy_globals(),
+        HistoryBuffer,
+        collections.Counter,
+        (history_buffer_statistic, 'builtins.getattr'),
+        (history_buffer_statistic, '__builtin__.getattr'),
+    ])
+
+
+def load_checkpoint_safely(path: str, map_location: str = 'cpu') -> Any:
+    """``torch.load(path, weights_only=True)`` with a clear refusal message.
+
+    Args:
+        path (str): Checkpoint file.
+        map_location (str): Device to map tensors to.
+
+    Raises:
+        pickle.UnpicklingError: When the file holds anything but tensors,
+            containers and the allowed globals (it may be trying to run
+            code); names the file.
+    """
+    register_safe_globals()
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise pickle.UnpicklingError(
+            f'refused to load {path}: it holds objects outside the safe '
+            'allow-list (tensors, numpy arrays, mmengine message hub), so '
+            'loading it could run code. If you trust this file, convert '
+            'it yourself with torch.load(..., weights_only=False). '
+            f'Details: {str(e).splitlines()[-1] if str(e) else e}') from e
