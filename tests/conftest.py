@@ -25,3 +25,12 @@ def _seed():
 def repo_root() -> Path:
     """The repository root."""
     return REPO
+
+
+@pytest.fixture(scope='session')
+def synth_tiny(tmp_path_factory) -> Path:
+    """A tiny synthetic MPII split (12 train / 6 val images), built once."""
+    from mmhg_plugin.datasets.synthetic import generate_synthetic_mpii
+    root = tmp_path_factory.mktemp('synth_tiny')
+    generate_synthetic_mpii(root, 12, 6, seed=1, workers=1)
+    return root
