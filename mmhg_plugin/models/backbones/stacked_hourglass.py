@@ -14,17 +14,20 @@ from .hourglass_blocks import Hourglass, PreActResidual, _norm
 
 
 class HourglassStem(nn.Module):
-    """Stem: conv7x7/2 (3->64) + norm + ReLU, Res(64,128), max-pool 2,
-    Res(128,128), Res(128,F). Shape (B, 3, H, W) -> (B, F, H/4, W/4)."""
+    """Stem: conv7x7/2 (3->C0) + norm + ReLU, Res(C0,C1), max-pool 2,
+    Res(C1,C1), Res(C1,F); the original has (C0, C1) = (64, 128).
+    Shape (B, 3, H, W) -> (B, F, H/4, W/4)."""
 
     def __init__(self, in_channels: int, feat_channels: int,
-                 norm_cfg: NormCfg) -> None:
+                 norm_cfg: NormCfg,
+                 stem_channels: Sequence[int] = (64, 128)) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3)
-        self.norm = _norm(norm_cfg, 64)
-        self.res1 = PreActResidual(64, 128, norm_cfg)
-        self.res2 = PreActResidual(128, 128, norm_cfg)
-        self.res3 = PreActResidual(128, feat_channels, norm_cfg)
+        c0, c1 = stem_channels
+        self.conv = nn.Conv2d(in_channels, c0, 7, stride=2, padding=3)
+        self.norm = _norm(norm_cfg, c0)
+        self.res1 = PreActResidual(c0, c1, norm_cfg)
+        self.res2 = PreActResidual(c1, c1, norm_cfg)
+        self.res3 = PreActResidual(c1, feat_channels, norm_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
         """Shape (B, 3, H, W) -> (B, F, H/4, W/4)."""
@@ -85,6 +88,10 @@ class StackedHourglass(BaseModule):
             (64 -> 4 px for a 256 px input).
         num_keypoints (int | None): Heatmap channels K. Defaults to 16.
         in_channels (int): Input image channels. Defaults to 3.
+        stem_channels (Sequence[int]): Widths (C0, C1) of the stem's first
+            convolution and residuals. Defaults to the original (64, 128);
+            small networks spend most of their time here, so scale it down
+            with ``feat_channels`` for them.
         out_indices (Sequence[int] | None): Stacks whose outputs are
             returned; must contain the last stack (otherwise its weights
             would get no gradient). Defaults to all stacks.
@@ -111,6 +118,7 @@ class StackedHourglass(BaseModule):
                  depth: int = 4,
                  num_keypoints: Optional[int] = 16,
                  in_channels: int = 3,
+                 stem_channels: Sequence[int] = (64, 128),
                  out_indices: Optional[Sequence[int]] = None,
                  norm_cfg: Optional[NormCfg] = None,
                  with_cp: bool = False,
@@ -145,7 +153,11 @@ class StackedHourglass(BaseModule):
         self.out_channels = feat_channels if num_keypoints is None \
             else num_keypoints
 
-        self.stem = HourglassStem(in_channels, feat_channels, norm_cfg)
+        if len(stem_channels) != 2:
+            raise ValueError(f'stem_channels must be (C0, C1), got '
+                             f'{stem_channels}')
+        self.stem = HourglassStem(in_channels, feat_channels, norm_cfg,
+                                  tuple(stem_channels))
         self.stacks = nn.ModuleList(
             HourglassStack(depth, feat_channels, num_keypoints, norm_cfg)
             for _ in range(num_stacks))
