@@ -10,7 +10,8 @@ data_root = 'data/synth_mpii'
 
 model = dict(
     channels_last=True,
-    backbone=dict(num_stacks=num_stacks, feat_channels=64, depth=3),
+    backbone=dict(num_stacks=num_stacks, feat_channels=64, depth=3,
+                  stem_channels=(16, 32)),
     head=dict(num_stacks=num_stacks, decoder=codec))
 
 train_pipeline = [

@@ -45,12 +45,13 @@ def hourglass_macs(depth: int, f: int, h: int, w: int) -> int:
 
 
 def analytic_parts(stacks: int, f: int, depth: int, k: int, hh: int,
-                   ww: int) -> Dict[str, int]:
+                   ww: int, stem=(64, 128)) -> Dict[str, int]:
     """MACs of the stem and of every stack (with its merge convs)."""
     h2, w2, h, w = hh // 2, ww // 2, hh // 4, ww // 4
-    parts = {'stem': conv_macs(7, 3, 64, h2, w2) +
-             residual_macs(64, 128, h2, w2) + residual_macs(128, 128, h, w) +
-             residual_macs(128, f, h, w)}
+    c0, c1 = stem
+    parts = {'stem': conv_macs(7, 3, c0, h2, w2) +
+             residual_macs(c0, c1, h2, w2) + residual_macs(c1, c1, h, w) +
+             residual_macs(c1, f, h, w)}
     for i in range(stacks):
         m = (hourglass_macs(depth, f, h, w) + residual_macs(f, f, h, w) +
              conv_macs(1, f, f, h, w) + conv_macs(1, f, k, h, w))
@@ -104,12 +105,16 @@ def test_get_flops_hg8_params_and_per_stack_sums():
 
 
 def test_get_flops_small_config_matches_hand_count():
-    # demo: 2 stacks, 64 features, depth 3; non-square to catch an H/W swap
+    # demo: 2 stacks, 64 features, depth 3, stem (16, 32); non-square input
+    # to catch an H/W swap
     out = _ok(['tools/analysis_tools/get_flops.py', DEMO, '--input-shape',
                '96', '128'])
     assert 'input 1x3x96x128' in out
     rows, _, macs = parse_flops(out)
-    expected = analytic_parts(2, 64, 3, 16, 96, 128)
+    from mmengine.config import Config
+    bb = Config.fromfile(str(REPO / DEMO)).model.backbone
+    expected = analytic_parts(bb.num_stacks, bb.feat_channels, bb.depth, 16,
+                              96, 128, stem=bb.stem_channels)
     assert {k: m for k, (_, m) in rows.items()} == expected
     assert macs == sum(expected.values())
 
@@ -255,19 +260,16 @@ def test_training_writes_tensorboard_events(tmp_path):
     data = tmp_path / 'synth'
     meta = generate_synthetic_mpii(data, 16, 8, seed=0, workers=1)
     assert meta['num_train_people'] <= 32  # one batch: one iteration
-    # mmengine 0.10.7's --cfg-options cannot build dicts, so both backends
-    # come from a config that inherits the demo
-    cfg = tmp_path / 'demo_tensorboard.py'
-    cfg.write_text(
-        f"_base_ = [{str(REPO / DEMO)!r}]\n"
-        "visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), "
-        "dict(type='TensorboardVisBackend')])\n")
+    # TensorBoard is switched on from the command line (default_runtime.py
+    # lists it disabled)
     wd = tmp_path / 'wd'
     opts = [f'{d}_dataloader.{k}' for d in ('train', 'val')
             for k in ('batch_size=32', 'num_workers=0',
                       'persistent_workers=False', f'dataset.data_root={data}')]
-    _ok(['tools/train.py', str(cfg), '--work-dir', str(wd), '--cfg-options',
-         *opts, 'val_dataloader.dataset.headbox_file='
+    _ok(['tools/train.py', str(REPO / DEMO), '--work-dir', str(wd),
+         '--cfg-options', *opts,
+         'visualizer.vis_backends.1.enabled=True',
+         'val_dataloader.dataset.headbox_file='
          f'{data}/annotations/mpii_gt_val.mat', 'train_cfg.max_epochs=1',
          'model.backbone.feat_channels=16'], timeout=300)
     events = list(wd.glob('*/vis_data/events.out.tfevents.*'))
@@ -285,20 +287,29 @@ def test_training_writes_tensorboard_events(tmp_path):
     assert (wd / 'curves.png').is_file()
 
 
-def test_tensorboard_cfg_option_merges():
-    """The command-line form that works with mmengine 0.10.7's DictAction
-    (it parses lists of numbers and strings, never dicts)."""
+def test_tensorboard_switch_from_cfg_options(tmp_path):
+    """``visualizer.vis_backends.1.enabled=True`` switches TensorBoard on;
+    by default it is listed but writes nothing."""
     import argparse
 
     from mmengine.config import Config, DictAction
+    from mmengine.registry import DefaultScope
+    from mmpose.registry import VISBACKENDS
     p = argparse.ArgumentParser()
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     cfg = Config.fromfile(str(REPO / DEMO))
+    backends = cfg.visualizer.vis_backends
+    assert [b['type'] for b in backends] == [
+        'LocalVisBackend', 'SwitchableTensorboardVisBackend']
+    assert backends[1]['enabled'] is False
     cfg.merge_from_dict(p.parse_args([
-        '--cfg-options', 'visualizer.vis_backends.0.type=TensorboardVisBackend'
+        '--cfg-options', 'visualizer.vis_backends.1.enabled=True'
     ]).cfg_options)
-    assert cfg.visualizer.vis_backends == [dict(type='TensorboardVisBackend')]
-    bad = p.parse_args(['--cfg-options', "visualizer.vis_backends=[dict("
-                        "type='LocalVisBackend'),dict(type='Tensorboard"
-                        "VisBackend')]"]).cfg_options
-    assert all(isinstance(b, str) for b in bad['visualizer.vis_backends'])
+    assert cfg.visualizer.vis_backends[1]['enabled'] is True
+    assert cfg.visualizer.vis_backends[0]['type'] == 'LocalVisBackend'
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        off = VISBACKENDS.build(dict(type='SwitchableTensorboardVisBackend',
+                                     save_dir=str(tmp_path / 'off')))
+    off.add_scalars({'loss': 1.0}, step=1)
+    off.close()
+    assert not (tmp_path / 'off').exists()

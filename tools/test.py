@@ -21,7 +21,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
 from mmhg_plugin.engine.runner_setup import (apply_work_dir,  # noqa: E402
-                                             setup_launcher)
+                                             preflight, setup_launcher)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,6 +73,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = build_config(args)
+    preflight(cfg, ('test_dataloader', ), args.checkpoint)
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     if args.out and is_main_process():

@@ -14,11 +14,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
 from mmhg_plugin.engine.runner_setup import (apply_work_dir,  # noqa: E402
-                                             setup_launcher)
+                                             preflight, setup_launcher)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,6 +76,10 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv=None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
+    path = cfg.get('load_from')
+    if cfg.get('resume') and path is None:
+        path = find_latest_checkpoint(cfg.work_dir)
+    preflight(cfg, ('train_dataloader', 'val_dataloader'), path)
     runner = Runner.from_cfg(cfg)
     runner.train()
 

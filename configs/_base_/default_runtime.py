@@ -6,12 +6,22 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # keep the last checkpoints and the best one by PCKh Mean
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
+    # keep the last checkpoints and the best one by PCKh Mean; written through
+    # a temporary file + rename, so a killed run never leaves a partial one
+    checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='PCKh/Mean', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
+
+# Stop at the first NaN/inf loss (before a checkpoint can store the corrupted
+# weights); reseed the augmentation per epoch so that resumed runs repeat the
+# uninterrupted ones (see docs/reliability.md). A config that sets its own
+# custom_hooks replaces this list: keep these two in it.
+custom_hooks = [
+    dict(type='NonFiniteLossGuard'),
+    dict(type='PerEpochSeedHook'),
+]
 
 # CPU runs fall back to gloo automatically (tools/train.py); 'nccl' on GPUs.
 env_cfg = dict(
@@ -20,9 +30,13 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),
 )
 
-# TensorBoard: add dict(type='TensorboardVisBackend') here, or from the command line
-#   --cfg-options "visualizer.vis_backends=[dict(type='LocalVisBackend'),dict(type='TensorboardVisBackend')]"
-vis_backends = [dict(type='LocalVisBackend')]
+# TensorBoard is listed but off; switch it on from the command line with
+#   --cfg-options visualizer.vis_backends.1.enabled=True
+# (events under <work_dir>/<timestamp>/vis_data; tensorboard --logdir work_dirs)
+vis_backends = [
+    dict(type='LocalVisBackend'),
+    dict(type='SwitchableTensorboardVisBackend', enabled=False),
+]
 visualizer = dict(type='PoseLocalVisualizer', vis_backends=vis_backends,
                   name='visualizer')
 

@@ -1,1 +1,8 @@
-"""Runner-side helpers and hooks."""
+"""Runner-side helpers and hooks (importing this registers the hooks)."""
+from .hooks import (AtomicCheckpointHook, NonFiniteLossError,
+                    NonFiniteLossGuard, PerEpochSeedHook)
+
+__all__ = [
+    'AtomicCheckpointHook', 'NonFiniteLossError', 'NonFiniteLossGuard',
+    'PerEpochSeedHook'
+]

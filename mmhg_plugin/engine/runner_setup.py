@@ -1,11 +1,15 @@
 """Config and environment set-up shared by tools/train.py and tools/test.py."""
 import os
 import os.path as osp
-from typing import Optional
+import pickle
+from typing import Optional, Sequence
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
+
+from mmhg_plugin.datasets import mpii_checks
+from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
 
 def default_work_dir(config_path: str) -> str:
@@ -47,3 +51,45 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     wrapper.setdefault('find_unused_parameters',
                        cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper
+
+
+def preflight(cfg: Config, dataloader_keys: Sequence[str],
+              checkpoint: Optional[str] = None) -> None:
+    """Fail fast, every problem named, before the runner starts.
+
+    Checks the MPII annotation and head-box files of the given dataloaders
+    (which MMPose would otherwise fail to parse deep inside numpy or json)
+    and that ``checkpoint`` exists and is safe to load (weights only: it
+    cannot run code).
+
+    Args:
+        cfg (Config): The run's config.
+        dataloader_keys (Sequence[str]): e.g. ``('train_dataloader',
+            'val_dataloader')``.
+        checkpoint (str | None): A local checkpoint the run will load.
+
+    Raises:
+        SystemExit: With a readable report.
+    """
+    problems = []
+    for key in dataloader_keys:
+        if cfg.get(key):
+            problems += mpii_checks.errors(
+                mpii_checks.check_dataset_config(cfg[key].get('dataset')))
+    if problems:
+        lines = '\n'.join(dict.fromkeys(str(q) for q in problems))
+        raise SystemExit(
+            f'error: the dataset files cannot be used:\n{lines}\nFor a full '
+            'report (images included) run: python '
+            'tools/dataset_converters/check_mpii.py DATA_ROOT')
+    if not checkpoint or '://' in checkpoint:
+        return
+    if not osp.isfile(checkpoint):
+        raise SystemExit(f'error: checkpoint {checkpoint} does not exist')
+    try:
+        load_checkpoint_safely(checkpoint)
+    except pickle.UnpicklingError as e:
+        raise SystemExit(f'error: {e}') from None
+    except (RuntimeError, EOFError, OSError) as e:
+        raise SystemExit(f'error: cannot read checkpoint {checkpoint} '
+                         f'(truncated or corrupt?): {e}') from None

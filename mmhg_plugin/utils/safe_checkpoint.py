@@ -22,6 +22,7 @@ exactly what mmengine and MMPose store, and nothing else:
 """
 import collections
 import pickle
+import re
 from typing import Any, Callable, List
 
 import numpy as np
@@ -101,4 +102,17 @@ def load_checkpoint_safely(path: str, map_location: str = 'cpu') -> Any:
             'allow-list (tensors, numpy arrays, mmengine message hub), so '
             'loading it could run code. If you trust this file, convert '
             'it yourself with torch.load(..., weights_only=False). '
-            f'Details: {str(e).splitlines()[-1] if str(e) else e}') from e
+            f'{_refusal(e)}') from e
+
+
+def _refusal(error: Exception) -> str:
+    """What torch's weights-only unpickler refused, from its message
+    (torch puts it among several paragraphs of advice)."""
+    text = f'{error} {error.__cause__ or ""}'
+    found = re.search(r'Unsupported global: GLOBAL (\S+)', text)
+    if found:
+        return f'Refused global: {found.group(1)}.'
+    for line in text.splitlines():
+        if 'refusing' in line:
+            return line.strip()
+    return text.strip().splitlines()[-1] if text.strip() else repr(error)

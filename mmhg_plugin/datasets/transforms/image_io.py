@@ -20,8 +20,20 @@ _REDUCED_FLAGS = {
 }
 
 
-class ImageReadError(RuntimeError):
-    """An image file is missing, empty, truncated or cannot be decoded."""
+class BadSampleError(ValueError):
+    """One sample cannot be used: its image or its annotation is broken.
+
+    The message names the image file and the annotation. A pipeline with
+    ``MPIITopdownAffine(on_bad_sample='skip')`` skips such samples instead
+    of raising.
+    """
+
+
+class ImageReadError(BadSampleError, RuntimeError):
+    """An image file is missing, empty, truncated or cannot be decoded.
+
+    A :class:`BadSampleError` (and, as before, a ``RuntimeError``).
+    """
 
 
 def choose_reduction(downscale: float, max_reduction: int = 8) -> int:

@@ -1,46 +1,23 @@
 """Top-down crop of one person with the Stacked Hourglass augmentation."""
+import logging
+import os
 from typing import Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
+from mmengine.logging import print_log
 from mmpose.registry import TRANSFORMS
 from PIL import Image
 
 from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
-from .image_io import choose_reduction, read_image, reduced_to_full_matrix
+from .crop_geometry import crop_matrix
+from .image_io import (BadSampleError, ImageReadError, choose_reduction,
+                       read_image, reduced_to_full_matrix)
 
-
-def crop_matrix(center: np.ndarray, crop_size: float,
-                input_size: Tuple[int, int], rotation: float,
-                flip: bool) -> np.ndarray:
-    """3x3 affine matrix from image to input coordinates.
-
-    ``x_in = R(-rotation) (x - center) * input_w / crop_size + input_size/2``
-    (MMPose's ``get_warp_matrix`` for the same centre, size and angle), then,
-    if ``flip``, ``x_in -> input_w - 1 - x_in`` (the exact mirror of the
-    input's pixels; see :mod:`mmhg_plugin.codecs.coordinates`).
-
-    Args:
-        center (np.ndarray): Crop centre (x, y) in image pixels.
-        crop_size (float): Crop width in image pixels (its height follows
-            the input aspect ratio).
-        input_size (tuple[int, int]): Network input (w, h).
-        rotation (float): Angle in degrees.
-        flip (bool): Mirror horizontally.
-    """
-    w, h = input_size
-    k = w / crop_size
-    a = np.deg2rad(rotation)
-    cos, sin = np.cos(a) * k, np.sin(a) * k
-    lin = np.array([[cos, sin], [-sin, cos]])  # k * R(-rotation)
-    mat = np.eye(3)
-    mat[:2, :2] = lin
-    mat[:2, 2] = np.array([w / 2, h / 2]) - lin @ np.asarray(center, float)
-    if flip:
-        mat = np.array([[-1., 0., w - 1.], [0., 1., 0.], [0., 0., 1.]]) @ mat
-    return mat
+#: What :class:`MPIITopdownAffine` does with a :class:`BadSampleError`.
+BAD_SAMPLE_POLICIES = ('raise', 'skip')
 
 
 @TRANSFORMS.register_module()
@@ -59,6 +36,15 @@ class MPIITopdownAffine(BaseTransform):
     When ``img`` is absent the image is read here, at 1/2, 1/4 or 1/8 of its
     size when the crop shrinks it at least that much (``reduced_decode``);
     coordinates stay exact (:mod:`.image_io`).
+
+    Bad samples (image missing, empty, corrupt or truncated; box not finite
+    or of size <= 0; keypoints of the wrong shape for ``flip_indices``)
+    raise :class:`~.image_io.BadSampleError` naming the image and the
+    annotation ``id``, or, with ``on_bad_sample='skip'``, log a warning
+    with a running count (per process: each dataloader worker counts its
+    own) and return None, so that MMEngine's ``BaseDataset`` fetches
+    another index (at most ``max_refetch`` times). Use 'skip' in training
+    pipelines only: in test mode ``BaseDataset`` refuses None.
 
     Required Keys:
         - img or img_path
@@ -98,6 +84,7 @@ class MPIITopdownAffine(BaseTransform):
         rotate_prob (float): Probability of rotating.
         flip_prob (float): Probability of a horizontal flip.
         reduced_decode (bool): Decode large JPEGs at reduced size.
+        on_bad_sample (str): ``'raise'`` (default) or ``'skip'``.
     """
 
     def __init__(self,
@@ -110,8 +97,12 @@ class MPIITopdownAffine(BaseTransform):
                  rotate_max: float = 0.,
                  rotate_prob: float = 0.,
                  flip_prob: float = 0.,
-                 reduced_decode: bool = True) -> None:
+                 reduced_decode: bool = True,
+                 on_bad_sample: str = 'raise') -> None:
         super().__init__()
+        if on_bad_sample not in BAD_SAMPLE_POLICIES:
+            raise ValueError(f'on_bad_sample must be one of '
+                             f'{BAD_SAMPLE_POLICIES}, got {on_bad_sample!r}')
         if len(input_size) != 2 or min(input_size) <= 0:
             raise ValueError(f'input_size must be (w, h) > 0, got '
                              f'{input_size}')
@@ -133,6 +124,8 @@ class MPIITopdownAffine(BaseTransform):
         self.rotate_prob = float(rotate_prob)
         self.flip_prob = float(flip_prob)
         self.reduced_decode = reduced_decode
+        self.on_bad_sample = on_bad_sample
+        self.num_skipped = 0  # in this process
 
     @cache_randomness
     def _sample_augmentation(self) -> Tuple[float, float, bool]:
@@ -163,11 +156,11 @@ class MPIITopdownAffine(BaseTransform):
                            'bbox_scale, or bbox')
         if center.size != 2 or box.size != 2 or not (
                 np.isfinite(center).all() and np.isfinite(box).all()):
-            raise ValueError(f'{self._who(results)}: bad box: center '
-                             f'{center.tolist()}, scale {box.tolist()}')
+            raise BadSampleError(f'{self._who(results)}: bad box: center '
+                                 f'{center.tolist()}, scale {box.tolist()}')
         if box.min() <= 0:
-            raise ValueError(f'{self._who(results)}: box size must be > 0, '
-                             f'got {box.tolist()}')
+            raise BadSampleError(f'{self._who(results)}: box size must be '
+                                 f'> 0, got {box.tolist()}')
         w, h = self.input_size
         # Fix the aspect ratio to the input's, as MMPose's TopdownAffine.
         crop_w = max(box[0], box[1] * w / h) * self.scale_padding
@@ -190,12 +183,59 @@ class MPIITopdownAffine(BaseTransform):
         if red == 1:
             results['ori_shape'] = img.shape[:2]
         else:
-            with Image.open(path) as im:
-                results['ori_shape'] = (im.height, im.width)
+            try:
+                with Image.open(path) as im:
+                    results['ori_shape'] = (im.height, im.width)
+            except OSError as e:
+                raise ImageReadError(f'cannot read the size of image {path} '
+                                     f'({self._who(results)}): {e}') from e
         return img, red
 
-    def transform(self, results: Dict) -> Dict:
-        """Crop (and augment) one sample. See the class doc for the keys."""
+    def _check_keypoints(self, results: Dict) -> None:
+        """Refuse keypoints whose shape does not fit one instance of
+        ``len(flip_indices)`` joints (and their visibility)."""
+        kpts = results.get('keypoints')
+        if kpts is None:
+            return
+        shape = np.shape(kpts)
+        num = len(results['flip_indices']) if results.get(
+            'flip_indices') is not None else None
+        if len(shape) != 3 or shape[0] != 1 or shape[2] < 2 or (
+                num is not None and shape[1] != num):
+            want = f'(1, {num if num is not None else "K"}, 2)'
+            raise BadSampleError(f'{self._who(results)}: keypoints have shape '
+                                 f'{shape}, expected {want}')
+        vis = results.get('keypoints_visible')
+        if vis is not None and np.size(vis) != shape[1]:
+            raise BadSampleError(
+                f'{self._who(results)}: keypoints_visible has shape '
+                f'{np.shape(vis)}, expected (1, {shape[1]})')
+
+    def transform(self, results: Dict) -> Optional[Dict]:
+        """Crop (and augment) one sample. See the class doc for the keys.
+
+        Returns:
+            dict | None: The sample, or None when it is bad and
+            ``on_bad_sample='skip'``.
+
+        Raises:
+            BadSampleError: A bad sample, with ``on_bad_sample='raise'``.
+        """
+        try:
+            return self._transform(results)
+        except BadSampleError as e:
+            if self.on_bad_sample == 'raise':
+                raise
+            self.num_skipped += 1
+            print_log(
+                f'{type(self).__name__}: skipped bad sample '
+                f'({self.num_skipped} so far in process {os.getpid()}): {e}',
+                logger='current', level=logging.WARNING)
+            return None
+
+    def _transform(self, results: Dict) -> Dict:
+        """:meth:`transform` without the bad-sample policy."""
+        self._check_keypoints(results)
         center, crop_w = self._crop_box(results)
         scale, rotation, flip = self._sample_augmentation()
         crop_w *= scale
@@ -211,8 +251,11 @@ class MPIITopdownAffine(BaseTransform):
         if kpts is not None:
             xy = np.asarray(kpts, np.float32)[..., :2]
             xy = xy - self.keypoint_index_base
-            out = xy @ mat[:2, :2].T.astype(np.float32) + mat[:2, 2].astype(
-                np.float32)
+            # non-finite joints stay non-finite (the codec gives them
+            # weight 0); inf * 0 in the product is expected, not an error
+            with np.errstate(invalid='ignore'):
+                out = xy @ mat[:2, :2].T.astype(np.float32) + mat[
+                    :2, 2].astype(np.float32)
             if flip:
                 idx = results['flip_indices']
                 out = out[:, idx]
@@ -239,4 +282,5 @@ class MPIITopdownAffine(BaseTransform):
                 f'rotate_max={self.rotate_max}, '
                 f'rotate_prob={self.rotate_prob}, '
                 f'flip_prob={self.flip_prob}, '
-                f'reduced_decode={self.reduced_decode})')
+                f'reduced_decode={self.reduced_decode}, '
+                f'on_bad_sample={self.on_bad_sample!r})')

@@ -1,0 +1,4 @@
+"""Visualisation backends."""
+from .switchable_tensorboard import SwitchableTensorboardVisBackend
+
+__all__ = ['SwitchableTensorboardVisBackend']
