@@ -2,13 +2,15 @@
 import json
 import textwrap
 
+import numpy as np
+
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData, PixelData
 from mmpose.structures import PoseDataSample
 
-from helpers import run_python
+from helpers import REPO, run_python
 
 # MMPose's own names that we must never shadow (from MMPose 1.3.2).
 MMPOSE_NAMES = ['HourglassNet', 'CPMHead', 'HeatmapHead', 'KeypointMSELoss',
@@ -17,11 +19,13 @@ MMPOSE_NAMES = ['HourglassNet', 'CPMHead', 'HeatmapHead', 'KeypointMSELoss',
 
 SNAPSHOT = textwrap.dedent('''
     import json
-    import mmpose.codecs, mmpose.datasets, mmpose.evaluation, mmpose.models
-    from mmpose.registry import (DATASETS, KEYPOINT_CODECS, METRICS, MODELS,
-                                 TRANSFORMS)
+    import mmpose.codecs, mmpose.datasets, mmpose.engine, mmpose.evaluation
+    import mmpose.models, mmpose.visualization
+    from mmpose.registry import (DATASETS, HOOKS, KEYPOINT_CODECS, METRICS,
+                                 MODELS, TRANSFORMS, VISBACKENDS)
     regs = dict(MODELS=MODELS, KEYPOINT_CODECS=KEYPOINT_CODECS,
-                TRANSFORMS=TRANSFORMS, METRICS=METRICS, DATASETS=DATASETS)
+                TRANSFORMS=TRANSFORMS, METRICS=METRICS, DATASETS=DATASETS,
+                HOOKS=HOOKS, VISBACKENDS=VISBACKENDS)
     before = {k: set(r.module_dict) for k, r in regs.items()}
     import mmhg_plugin
     after = {k: set(r.module_dict) for k, r in regs.items()}
@@ -37,7 +41,11 @@ def test_plugin_adds_only_new_names():
         'StackedHourglassEstimator'])
     assert added['KEYPOINT_CODECS'] == ['HourglassHeatmap']
     assert added['METRICS'] == ['MPIIPCKh']
-    assert 'MPIITopdownAffine' in added['TRANSFORMS']
+    assert added['TRANSFORMS'] == ['ChannelScaleJitter', 'MPIITopdownAffine']
+    assert added['HOOKS'] == ['AtomicCheckpointHook', 'NonFiniteLossGuard',
+                              'PerEpochSeedHook']
+    assert added['VISBACKENDS'] == ['SwitchableTensorboardVisBackend']
+    assert added['DATASETS'] == []
     every = {n for names in added.values() for n in names}
     assert not every & set(MMPOSE_NAMES)
 
@@ -65,28 +73,36 @@ def test_custom_imports_then_scoped_type(tmp_path):
         'StackedHourglass [(1, 16, 16, 16), (1, 16, 16, 16)]'
 
 
-def test_backbone_with_mmpose_heatmap_head_on_coco():
+def test_example_config_drops_backbone_into_mmpose_coco_config():
+    """configs/examples/coco_hg2_backbone_heatmaphead.py: MMPose's own COCO
+    hourglass config with our backbone and MMPose's HeatmapHead; one
+    training step and a flip-test prediction on COCO-shaped data."""
     from mmpose.registry import MODELS
-    cfg = Config(dict(model=dict(
-        type='TopdownPoseEstimator',
-        data_preprocessor=dict(type='PoseDataPreprocessor',
-                               mean=[0, 0, 0], std=[255, 255, 255]),
-        backbone=dict(type='mmpose.StackedHourglass', num_stacks=2,
-                      feat_channels=32, num_keypoints=None, out_indices=(1, )),
-        head=dict(type='HeatmapHead', in_channels=32, out_channels=17,
-                  deconv_out_channels=None,
-                  loss=dict(type='KeypointMSELoss', use_target_weight=True),
-                  decoder=dict(type='MSRAHeatmap', input_size=(64, 64),
-                               heatmap_size=(16, 16), sigma=2)))))
+    cfg = Config.fromfile(
+        REPO / 'configs/examples/coco_hg2_backbone_heatmaphead.py')
+    assert cfg.dataset_type == 'CocoDataset'
+    cfg.model.backbone.feat_channels = 32    # keep CI fast
+    cfg.model.head.in_channels = 32
     with DefaultScope.overwrite_default_scope('mmpose'):
         model = MODELS.build(cfg.model)
+    model.init_weights()
     samples = []
     for _ in range(2):
-        ds = PoseDataSample()
+        ds = PoseDataSample(metainfo=dict(
+            flip_indices=[0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13,
+                          16, 15],
+            input_size=(64, 64), input_center=np.array([32., 32.]),
+            input_scale=np.array([64., 64.])))
         ds.gt_fields = PixelData(heatmaps=torch.rand(17, 16, 16))
-        ds.gt_instance_labels = InstanceData(keypoint_weights=torch.ones(1, 17))
+        ds.gt_instance_labels = InstanceData(
+            keypoint_weights=torch.ones(1, 17))
+        ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
+                                       bbox_scores=np.ones(1))
         samples.append(ds)
     losses = model(torch.rand(2, 3, 64, 64), samples, mode='loss')
     losses['loss_kpt'].backward()
     assert all(p.grad is not None for p in model.parameters())
-    assert model.head.final_layer.out_channels == 17
+    model.eval()
+    with torch.no_grad():
+        preds = model(torch.rand(2, 3, 64, 64), samples, mode='predict')
+    assert preds[0].pred_instances.keypoints.shape == (1, 17, 2)
