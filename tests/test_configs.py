@@ -7,6 +7,9 @@ from mmengine.config import Config
 from helpers import REPO, run_python
 
 CONFIGS = sorted(p.name for p in (REPO / 'configs').glob('*.py'))
+# The *_port_weights configs are hg2/hg8 with an explicit preprocessor (tested
+# with converted weights in test_port_checkpoint.py): no second training run.
+TRAINED = [c for c in CONFIGS if not c.endswith('_port_weights.py')]
 
 
 def data_overrides(root: Path, batch: int = 2) -> dict:
@@ -59,7 +62,7 @@ def test_config_recipe_and_flags(name):
         assert cfg.train_dataloader.dataset.data_root == 'data/mpii'
 
 
-@pytest.mark.parametrize('name', CONFIGS)
+@pytest.mark.parametrize('name', TRAINED)
 def test_config_trains_one_iteration_and_validates(name, synth_tiny,
                                                    tmp_path):
     cfg = Config.fromfile(REPO / 'configs' / name)

@@ -56,10 +56,12 @@ val_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 
+# Non-persistent workers restart each epoch, reseeded by PerEpochSeedHook, so a resumed
+# run repeats the uninterrupted one exactly (docs/reliability.md).
 train_dataloader = dict(
     batch_size=6,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,
                  ann_file='annotations/mpii_train.json',
@@ -68,7 +70,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=16,
     num_workers=4,
-    persistent_workers=True,
+    persistent_workers=False,
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode,

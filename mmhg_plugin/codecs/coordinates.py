@@ -15,8 +15,9 @@ Input <-> heatmap
     x_in``) is then *exactly* mirroring the heatmap (``x_hm -> W_hm - 1 -
     x_hm``): flip test needs no 1-pixel shift (MMPose's ``shift_heatmap``
     compensates for its ``x_hm = x_in / stride`` mapping, which we do not
-    use). The Lua original adds 0.5 to its 1-based argmax before mapping back;
-    its 1-based indexing makes that the same statement as ours.
+    use). The Lua original instead truncates to 1-based integer pixels and
+    adds 0.5 to its refined argmax before mapping back; continuous
+    pixel-centre coordinates need neither (``docs/mpii_protocol.md``).
 
 Crop placement
     The crop of side ``s`` around centre ``c`` maps ``c`` to ``W_in / 2``
