@@ -201,3 +201,17 @@ def test_channel_scale_jitter():
     assert out.max() <= 255
     unchanged = ChannelScaleJitter(prob=0.)(dict(img=img.copy()))['img']
     np.testing.assert_array_equal(unchanged, img)
+
+
+def test_channel_scale_jitter_table_path_equals_float_arithmetic():
+    rng = np.random.default_rng(5)
+    img = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    t = ChannelScaleJitter(0.6, 1.4)
+    for seed in range(10):
+        np.random.seed(seed)
+        out = t(dict(img=img.copy()))['img']
+        np.random.seed(seed)
+        np.random.rand()                      # the apply draw
+        f = np.random.uniform(0.6, 1.4, 3).astype(np.float32)
+        ref = np.clip(img.astype(np.float32) * f, 0, 255).astype(np.uint8)
+        np.testing.assert_array_equal(out, ref)

@@ -7,7 +7,10 @@ from mmpose.codecs.base import BaseKeypointCodec
 from mmpose.registry import KEYPOINT_CODECS
 from torch import Tensor
 
-from .coordinates import heatmap_to_input, input_to_heatmap
+from .coordinates import heatmap_to_input
+
+#: Heatmap coordinate of a joint of weight 0 (its Gaussian is all zero).
+_FAR = -1e4
 
 
 @KEYPOINT_CODECS.register_module()
@@ -58,8 +61,29 @@ class HourglassHeatmap(BaseKeypointCodec):
         self.refine = refine
         self.stride = np.asarray(input_size, np.float32) / np.asarray(
             heatmap_size, np.float32)
-        self._grid_x = np.arange(heatmap_size[0], dtype=np.float32)
-        self._grid_y = np.arange(heatmap_size[1], dtype=np.float32)
+        # Encoding constants, per axis (x, y): input-space centres of the
+        # heatmap pixels (2, n), the input-space end of the heatmap, the
+        # Gaussian's exponent factor and squared cut (3 sigma), all in
+        # input pixels.
+        stride = self.stride.astype(np.float64)
+        n = max(heatmap_size)
+        self._centres = heatmap_to_input(
+            np.arange(n, dtype=np.float64)[None], stride[:, None]).astype(
+                np.float32)
+        self._upper = (np.asarray(heatmap_size) * stride - 0.5).astype(
+            np.float32)
+        self._coef = (-0.5 / (self.sigma * stride[:, None])**2).astype(
+            np.float32)
+        self._cut2 = ((3 * self.sigma * stride[:, None])**2).astype(
+            np.float32)
+        # the rows of a Gaussian cut at 3 sigma, plus one against rounding,
+        # start at floor(y_hm - 3 sigma) = floor(y * scale + shift)
+        self._band = min(int(np.floor(6 * self.sigma)) + 2, heatmap_size[1])
+        self._band_cache: dict = {}
+        self._far = np.float32(_FAR)
+        self._stride_y = np.float32(stride[1])
+        self._band_scale = np.float32(1 / stride[1])
+        self._band_shift = np.float32(0.5 / stride[1] - 0.5 - 3 * self.sigma)
 
     # ------------------------------------------------------------ encode
     def encode(self,
@@ -80,29 +104,52 @@ class HourglassHeatmap(BaseKeypointCodec):
             raise ValueError(
                 f'{type(self).__name__}.encode takes one instance of shape '
                 f'(1, K, 2), got {keypoints.shape}')
-        if keypoints_visible is None:
-            keypoints_visible = np.ones(keypoints.shape[:2], np.float32)
+        K = keypoints.shape[1]
         W, H = self.heatmap_size
-        xy = input_to_heatmap(keypoints[0, :, :2], self.stride)  # (K, 2)
-        weights = np.asarray(keypoints_visible, np.float32).reshape(
-            keypoints.shape[:2]).copy()
-        finite = np.isfinite(xy).all(axis=1)
-        inside = finite & (xy[:, 0] >= -0.5) & (xy[:, 0] < W - 0.5) & (
-            xy[:, 1] >= -0.5) & (xy[:, 1] < H - 0.5)
-        weights[0, ~inside] = 0.
-        xy = np.where(finite[:, None], xy, 0.)
+        if keypoints_visible is None:
+            weights = np.ones((1, K), np.float32)
+        else:
+            weights = np.array(keypoints_visible, np.float32).reshape(1, K)
+        # Work in input space: heatmap pixel j is input pixel centre
+        # ``_centres[j]`` (see .coordinates); the heatmap covers input
+        # [-0.5, size * stride - 0.5). NaN and inf compare False.
+        kp = keypoints[0, :, :2]
+        inside = (kp >= -0.5) & (kp < self._upper)
+        weights[0] *= inside[:, 0] & inside[:, 1]
+        # a joint of weight 0 moves far away: its Gaussian is cut to zero
+        # with the others' tails below (this also replaces NaN)
+        kp = np.where(weights[0, :, None] > 0, kp, self._far)
 
-        # Separable Gaussian: (K, W) and (K, H) factors, cut at 3 sigma.
-        dx = self._grid_x[None] - xy[:, :1]
-        dy = self._grid_y[None] - xy[:, 1:]
-        radius = 3 * self.sigma
-        gx = np.where(np.abs(dx) <= radius,
-                      np.exp(-dx * dx / (2 * self.sigma**2)), 0.)
-        gy = np.where(np.abs(dy) <= radius,
-                      np.exp(-dy * dy / (2 * self.sigma**2)), 0.)
-        gy *= (weights[0] > 0)[:, None]
-        heatmaps = (gy[:, :, None] * gx[:, None, :]).astype(np.float32)
-        return dict(heatmaps=heatmaps, keypoint_weights=weights)
+        # Each joint's non-zero rows lie in a band of L rows from ``start``:
+        # only those are written, one row per index; the rest stays as
+        # np.zeros left it.
+        L = self._band
+        start = np.floor(np.minimum(np.maximum(
+            kp[:, 1:] * self._band_scale + self._band_shift, 0.), H - L))
+        # y relative to the band (exact for a power-of-two stride such as 4:
+        # start * stride is a small integer)
+        kp[:, 1:] -= start * self._stride_y
+
+        # Separable Gaussian: factors (K, 2, n) of x at every column and of
+        # y at the band's rows (the first L), cut at 3 sigma.
+        sq = self._centres - kp[:, :, None]
+        sq *= sq
+        g = np.exp(sq * self._coef)
+        g *= sq <= self._cut2
+        heatmaps = np.zeros((K * H, W), np.float32)
+        heatmaps[(start.astype(np.intp) + self._band_rows(K)).ravel()] = (
+            g[:, 1, :L, None] * g[:, 0, None, :W]).reshape(K * L, W)
+        return dict(heatmaps=heatmaps.reshape(K, H, W),
+                    keypoint_weights=weights)
+
+    def _band_rows(self, num: int) -> np.ndarray:
+        """Flat row of every band row of ``num`` joints before the shift by
+        ``start``: ``k * H + i``, (K, L) (cached)."""
+        if num not in self._band_cache:
+            self._band_cache[num] = (np.arange(num)[:, None] *
+                                     self.heatmap_size[1] +
+                                     np.arange(self._band))
+        return self._band_cache[num]
 
     # ------------------------------------------------------------ decode
     def decode(self, encoded: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -120,7 +167,8 @@ class HourglassHeatmap(BaseKeypointCodec):
 
     def batch_decode(self, batch_heatmaps: Tensor
                      ) -> Tuple[List[np.ndarray], List[np.ndarray]]:
-        """Decode a batch at once (vectorised, on the heatmaps' device).
+        """Decode a batch at once (vectorised; NumPy on the CPU, torch on
+        the heatmaps' device otherwise).
 
         Args:
             batch_heatmaps (Tensor): (B, K, H, W).
@@ -129,11 +177,50 @@ class HourglassHeatmap(BaseKeypointCodec):
             tuple: lists of B keypoint arrays (1, K, 2) in input space and of
             B score arrays (1, K).
         """
-        xy, scores = decode_heatmaps(batch_heatmaps, refine=self.refine)
-        stride = torch.as_tensor(self.stride, device=xy.device)
-        xy = heatmap_to_input(xy, stride).cpu().numpy()
-        scores = scores.cpu().numpy()
-        return [k[None] for k in xy], [s[None] for s in scores]
+        if batch_heatmaps.device.type == 'cpu':
+            xy, scores = decode_heatmaps_numpy(
+                batch_heatmaps.detach().float().numpy(), refine=self.refine)
+            xy = heatmap_to_input(xy, self.stride)
+        else:
+            xy, scores = decode_heatmaps(batch_heatmaps, refine=self.refine)
+            stride = torch.as_tensor(self.stride, device=xy.device)
+            xy = heatmap_to_input(xy, stride).cpu().numpy()
+            scores = scores.cpu().numpy()
+        return list(xy[:, None]), list(scores[:, None])
+
+
+def decode_heatmaps_numpy(heatmaps: np.ndarray, refine: bool = True
+                          ) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`decode_heatmaps` in NumPy (faster on the CPU than torch's
+    arg-max reduction).
+
+    Args:
+        heatmaps (np.ndarray): (B, K, H, W).
+        refine (bool): Apply the quarter-pixel step.
+
+    Returns:
+        tuple: heatmap-space coordinates (B, K, 2) float32 and the maxima
+        (B, K) float32.
+    """
+    if heatmaps.ndim != 4:
+        raise ValueError(f'heatmaps must be (B, K, H, W), got '
+                         f'{heatmaps.shape}')
+    B, K, H, W = heatmaps.shape
+    flat = np.ascontiguousarray(heatmaps, np.float32).reshape(B * K, H * W)
+    rows = np.arange(B * K)
+    idx = flat.argmax(axis=1)
+    scores = flat[rows, idx]
+    y, x = np.divmod(idx, W)
+    xy = np.stack([x, y], axis=-1).astype(np.float32)
+    if refine:
+        dx = (flat[rows, np.minimum(idx + 1, H * W - 1)]
+              - flat[rows, np.maximum(idx - 1, 0)])
+        dy = (flat[rows, np.minimum(idx + W, H * W - 1)]
+              - flat[rows, np.maximum(idx - W, 0)])
+        step = np.stack([np.sign(dx) * ((x > 0) & (x < W - 1)),
+                         np.sign(dy) * ((y > 0) & (y < H - 1))], axis=-1)
+        xy += np.float32(0.25) * step.astype(np.float32)
+    return xy.reshape(B, K, 2), scores.reshape(B, K)
 
 
 def decode_heatmaps(heatmaps: Tensor,

@@ -1,14 +1,50 @@
-"""Top-down estimator with one-batch flip test and a channels-last switch."""
+"""Top-down estimator with one-batch flip test and speed switches."""
+from typing import Optional, Tuple, Union
+
 import torch
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
-from torch import Tensor
+from torch import Tensor, nn
+
+from mmhg_plugin.models.utils.fuse_norm import fuse_norm, refresh_fused_norm
+
+
+def compile_options(compile: Union[bool, dict, None]) -> Optional[dict]:
+    """Normalise the ``compile`` switch: None (off) or a dict of
+    ``torch.compile`` options plus ``regional`` (default True)."""
+    if compile is None or compile is False:
+        return None
+    if compile is True:
+        return dict(regional=True)
+    if not isinstance(compile, dict):
+        raise TypeError(f'compile must be a bool or a dict of torch.compile '
+                        f'options, got {type(compile).__name__}')
+    return dict(dict(regional=True), **compile)
+
+
+def compile_backbone(backbone: nn.Module, options: dict) -> None:
+    """Compile ``backbone`` in place (``nn.Module.compile``).
+
+    With ``regional`` (default) and a backbone made of a ``stem`` and
+    identical ``stacks`` (``StackedHourglass``), each of them is compiled on
+    its own: the stacks share one compiled graph, so an 8-stack network
+    compiles as fast as a 1-stack one; the 1x1 remap convolutions between
+    stacks stay eager. Otherwise the whole backbone is one graph.
+    """
+    options = dict(options)
+    regional = options.pop('regional', True)
+    if regional and hasattr(backbone, 'stem') and hasattr(backbone, 'stacks'):
+        backbone.stem.compile(**options)
+        for stack in backbone.stacks:
+            stack.compile(**options)
+    else:
+        backbone.compile(**options)
 
 
 @MODELS.register_module()
 class StackedHourglassEstimator(TopdownPoseEstimator):
-    """MMPose's ``TopdownPoseEstimator`` with two speed switches.
+    """MMPose's ``TopdownPoseEstimator`` with speed switches.
 
     - Flip test runs the images and their mirrors as *one* batch of 2B
       (MMPose runs two forward passes); eval-mode norms make this
@@ -16,24 +52,86 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
     - ``channels_last=True`` stores weights and inputs in NHWC, which
       oneDNN (CPU) and cuDNN convolutions run faster; outputs are the same
       up to float rounding.
+    - ``fuse_norm_for_test=True``: in eval mode without autograd (MMEngine's
+      val/test loops, inference) the backbone runs as a copy with its batch
+      norms folded into the convolutions before them
+      (:mod:`mmhg_plugin.models.utils.fuse_norm`). The copy is made at the
+      first such call and re-folded whenever the backbone's weights or
+      statistics changed since (e.g. after training epochs or a checkpoint
+      load); training always uses the unfused backbone. The copy is not a
+      submodule: it is in no state dict.
+    - ``compile=True`` (or a dict of ``torch.compile`` options, plus
+      ``regional``) compiles the backbone in place, for training and test
+      (:func:`compile_backbone`), and the folded copy likewise. The first
+      call of each mode compiles (about a minute on a CPU); leave MMEngine's
+      ``cfg.compile`` unset then (it compiles the whole ``train_step``).
 
     Args:
         channels_last (bool): Use the channels-last memory format.
+        fuse_norm_for_test (bool): Fold norms for inference.
+        compile (bool | dict): Compile the backbone.
         **kwargs: Passed to ``TopdownPoseEstimator`` (backbone, neck, head,
             train_cfg, test_cfg, data_preprocessor, init_cfg, metainfo).
     """
 
-    def __init__(self, channels_last: bool = False, **kwargs) -> None:
+    def __init__(self,
+                 channels_last: bool = False,
+                 fuse_norm_for_test: bool = False,
+                 compile: Union[bool, dict] = False,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
         self.channels_last = channels_last
+        self.fuse_norm_for_test = fuse_norm_for_test
+        self.compile_cfg = compile_options(compile)
         if channels_last:
             self.to(memory_format=torch.channels_last)
+        if self.compile_cfg is not None:
+            compile_backbone(self.backbone, self.compile_cfg)
+        # The folded copy and the state it was folded from; kept out of the
+        # module tree (no state dict entries, not moved by .to()).
+        self.__dict__['_fused_backbone'] = None
+        self.__dict__['_fused_key'] = None
+
+    def _weights_key(self) -> Tuple:
+        """Identifies the backbone's current tensors and their versions."""
+        return tuple((t.data_ptr(), t._version, t.dtype, t.device)
+                     for t in (*self.backbone.parameters(),
+                               *self.backbone.buffers()))
+
+    def fused_backbone(self) -> nn.Module:
+        """The backbone with folded norms, up to date with its weights."""
+        key = self._weights_key()
+        fused = self.__dict__['_fused_backbone']
+        old = self.__dict__['_fused_key']
+        if old == key:
+            return fused
+        # normal tensors even when called under torch.inference_mode
+        with torch.inference_mode(False), torch.no_grad():
+            if fused is None or [k[:1] + k[2:] for k in old] != [
+                    k[:1] + k[2:] for k in key]:
+                fused = fuse_norm(self.backbone)  # new tensors: rebuild
+                if self.compile_cfg is not None:
+                    compile_backbone(fused, self.compile_cfg)
+                self.__dict__['_fused_backbone'] = fused
+            else:
+                refresh_fused_norm(fused, self.backbone)  # in place
+        self.__dict__['_fused_key'] = key
+        return fused
+
+    def _use_fused(self) -> bool:
+        return (self.fuse_norm_for_test and not self.training
+                and not torch.is_grad_enabled())
 
     def extract_feat(self, inputs: Tensor):
         """Backbone (and neck) features of (B, C, H, W) images."""
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        return super().extract_feat(inputs)
+        backbone = self.fused_backbone() if self._use_fused() \
+            else self.backbone
+        x = backbone(inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
 
     def predict(self, inputs: Tensor, data_samples: SampleList) -> SampleList:
         """Predict keypoints; with ``test_cfg.flip_test`` in one batch.
@@ -57,4 +155,3 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
         instances, fields = preds if isinstance(preds, tuple) else (preds,
                                                                     None)
         return self.add_pred_to_datasample(instances, fields, data_samples)
-

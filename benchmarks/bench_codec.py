@@ -1,0 +1,160 @@
+"""Targets, decoding and flip test against MMPose.
+
+- ``encode_vs_mmpose``: ``HourglassHeatmap.encode`` (sigma 1.75, the
+  original's) against ``MSRAHeatmap.encode`` (sigma 2, MMPose's MPII
+  setting) on the same keypoints, per sample; details also time both inside
+  MMPose's ``GenerateTarget``. Check: on lattice points (input ``4j + 1.5``,
+  where MSRA's rounded centre equals our exact one) and the same sigma the
+  two heatmaps are equal.
+- ``decode_vs_mmpose``: a (B, 16, 64, 64) batch: our vectorised
+  ``batch_decode`` against ``MSRAHeatmap.decode`` per sample, as MMPose's
+  ``HeatmapHead.decode`` calls it (``to_numpy(..., unzip=True)`` then one
+  call per sample). Check: keypoints differ by the documented +1.5 px
+  (pixel-centre convention), scores are equal.
+- ``flip_test_vs_mmpose``: hg2 prediction with flip test: our estimator
+  (image and mirror in one batch) against ``TopdownPoseEstimator.predict``
+  (two passes) on the same model and weights. Check: keypoints agree.
+"""
+from typing import Callable, List
+
+import numpy as np
+import torch
+from mmpose.codecs import MSRAHeatmap
+from mmpose.datasets.transforms import GenerateTarget
+from mmpose.models.pose_estimators import TopdownPoseEstimator
+from mmpose.utils.tensor_utils import to_numpy
+
+from common import Result, interleaved, throughput_result
+from model_utils import build, make_samples, model_cfg, randomise
+
+INPUT, HEATMAP = (256, 256), (64, 64)
+
+
+def _keypoint_sets(n: int, rng: np.random.Generator) -> List[tuple]:
+    """``n`` random (keypoints (1, 16, 2), visibility (1, 16)) of joints in
+    and around the crop (about 8% outside, 10% invisible), as after the
+    crop of a training sample."""
+    out = []
+    for _ in range(n):
+        kp = rng.uniform(-10, 266, (1, 16, 2)).astype(np.float32)
+        vis = (rng.random((1, 16)) > 0.1).astype(np.float32)
+        out.append((kp, vis))
+    return out
+
+
+def _per_sample(fn: Callable, sets: List[tuple]) -> Callable[[], None]:
+    def run():
+        for kp, vis in sets:
+            fn(kp, vis)
+    return run
+
+
+def bench_encode(quick: bool) -> Result:
+    from mmhg_plugin.codecs import HourglassHeatmap
+    ours = HourglassHeatmap(INPUT, HEATMAP, sigma=1.75)
+    theirs = MSRAHeatmap(INPUT, HEATMAP, sigma=2.)
+    sets = _keypoint_sets(64, np.random.default_rng(0))
+    repeats = 15 if quick else 40
+    times = interleaved(
+        dict(ours=_per_sample(ours.encode, sets),
+             mmpose=_per_sample(theirs.encode, sets)),
+        repeats=repeats, warmup=2)
+    # the same inside MMPose's GenerateTarget transform
+    gen = dict(ours=GenerateTarget(encoder=dict(
+        type='HourglassHeatmap', input_size=INPUT, heatmap_size=HEATMAP,
+        sigma=1.75)), mmpose=GenerateTarget(encoder=dict(
+            type='MSRAHeatmap', input_size=INPUT, heatmap_size=HEATMAP,
+            sigma=2.)))
+
+    def transform(t):
+        def run():
+            for kp, vis in sets:
+                t.transform(dict(transformed_keypoints=kp,
+                                 keypoints_visible=vis.copy()))
+        return run
+    gtimes = interleaved({k: transform(t) for k, t in gen.items()},
+                         repeats=repeats, warmup=2)
+    g = throughput_result('g', gtimes, 'ours', 'mmpose', len(sets), '')
+    # agreement on lattice points at the same sigma
+    same = HourglassHeatmap(INPUT, HEATMAP, sigma=2.)
+    j = np.random.default_rng(1).integers(0, 64, (1, 16, 2))
+    lattice = (4. * j + 1.5).astype(np.float32)
+    diff = np.abs(same.encode(lattice)['heatmaps']
+                  - theirs.encode(lattice, np.ones((1, 16)))['heatmaps'])
+    return throughput_result(
+        'encode_vs_mmpose', times, 'ours', 'mmpose', len(sets),
+        'samples/s', '>= 5', generate_target_ratio=g.ratio,
+        generate_target_samples_per_s=dict(ours=g.value, mmpose=g.baseline),
+        lattice_max_abs_diff_same_sigma=float(diff.max()),
+        sigma=dict(ours=1.75, mmpose=2.))
+
+
+def _peaky_heatmaps(batch: int, rng: np.random.Generator) -> torch.Tensor:
+    """Random heatmaps: noise in [0, 0.5) plus one Gaussian peak per map
+    away from the border (so both decoders refine every joint)."""
+    hm = rng.random((batch, 16, 64, 64), np.float32) * 0.5
+    ys, xs = np.mgrid[0:64, 0:64]
+    peaks = rng.uniform(3, 60, (batch, 16, 2))
+    d2 = (xs - peaks[..., :1, None])**2 + (ys - peaks[..., 1:, None])**2
+    return torch.from_numpy(hm + np.exp(-d2 / 8.).astype(np.float32))
+
+
+def bench_decode(quick: bool) -> Result:
+    from mmhg_plugin.codecs import HourglassHeatmap
+    batch = 32
+    ours = HourglassHeatmap(INPUT, HEATMAP, sigma=1.75)
+    theirs = MSRAHeatmap(INPUT, HEATMAP, sigma=2.)
+    hm = _peaky_heatmaps(batch, np.random.default_rng(2))
+
+    def mmpose():
+        return [theirs.decode(h) for h in to_numpy(hm, unzip=True)]
+
+    times = interleaved(dict(ours=lambda: ours.batch_decode(hm),
+                             mmpose=mmpose),
+                        repeats=15 if quick else 40, warmup=2,
+                        min_time=0.02)
+    k_ours, s_ours = ours.batch_decode(hm)
+    k_theirs = np.stack([k for k, _ in mmpose()])
+    s_theirs = np.stack([s for _, s in mmpose()])
+    return throughput_result(
+        'decode_vs_mmpose', times, 'ours', 'mmpose', batch, 'samples/s',
+        '>= 10', batch=batch,
+        keypoint_offset_px=float(np.median(np.stack(k_ours) - k_theirs)),
+        max_abs_diff_after_offset=float(
+            np.abs(np.stack(k_ours) - 1.5 - k_theirs).max()),
+        score_max_abs_diff=float(np.abs(np.stack(s_ours) - s_theirs).max()))
+
+
+def bench_flip_test(quick: bool) -> Result:
+    batch = 2 if quick else 4
+    torch.manual_seed(0)
+    model = randomise(build(model_cfg(2))).eval()
+    torch.manual_seed(1)
+    x = torch.rand(batch, 3, 256, 256)
+    samples = make_samples(batch, 256, 64, np.random.default_rng(0), False)
+
+    def ours():
+        with torch.no_grad():
+            return model.predict(x, samples)
+
+    def mmpose():
+        with torch.no_grad():
+            return TopdownPoseEstimator.predict(model, x, samples)
+
+    times = interleaved(dict(ours=ours, mmpose=mmpose),
+                        repeats=3 if quick else 6, warmup=1)
+    a = np.stack([s.pred_instances.keypoints for s in ours()])
+    b = np.stack([s.pred_instances.keypoints for s in mmpose()])
+    return throughput_result(
+        'flip_test_vs_mmpose', times, 'ours', 'mmpose', batch, 'images/s',
+        None, network='hg2, plain (no speed switches)', batch=batch,
+        keypoint_max_abs_diff=float(np.abs(a - b).max()))
+
+
+def run(quick: bool, log=print) -> List[Result]:
+    results: List[Result] = []
+    for fn in (bench_encode, bench_decode, bench_flip_test):
+        r = fn(quick)
+        log(f'  {r.name}: {r.ratio:.2f}x')
+        results.append(r)
+    return results

@@ -1,0 +1,190 @@
+"""Shared helpers of the benchmarks: thread pinning, interleaved timing,
+result records and the printed table.
+
+Timing rule: every figure is a ratio of two (or more) variants measured in
+the same process, *interleaved* (A, B, A, B, ...) after warm-up, so that a
+machine shared with other jobs slows both alike; the median of the repeats
+is reported.
+"""
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+def pin_threads(num_threads: int) -> None:
+    """Pin torch's (and OpenCV's) intra-op threads to ``num_threads``."""
+    import cv2
+    import torch
+    torch.set_num_threads(num_threads)
+    cv2.setNumThreads(num_threads)
+
+
+def interleaved(fns: Dict[str, Callable[[], Any]],
+                repeats: int,
+                warmup: int = 1,
+                min_time: float = 0.0) -> Dict[str, List[float]]:
+    """Time several callables round-robin.
+
+    Each round calls every function once (in the given order), after
+    ``warmup`` untimed rounds. A round's call is repeated until it lasts
+    ``min_time`` seconds (for microsecond-scale functions); the time per
+    call is recorded.
+
+    Args:
+        fns (dict[str, Callable]): Name -> function of no argument.
+        repeats (int): Timed rounds.
+        warmup (int): Untimed rounds first.
+        min_time (float): Least seconds per timed sample.
+
+    Returns:
+        dict[str, list[float]]: Seconds per call, one per round.
+    """
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: Dict[str, List[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n, start = 0, time.perf_counter()
+            while True:
+                fn()
+                n += 1
+                elapsed = time.perf_counter() - start
+                if elapsed >= min_time:
+                    break
+            times[name].append(elapsed / n)
+    return times
+
+
+def median(xs: Sequence[float]) -> float:
+    """Median of a non-empty sequence."""
+    return float(statistics.median(xs))
+
+
+@dataclasses.dataclass
+class Result:
+    """One figure: ours (``value``) against a ``baseline``.
+
+    ``ratio`` is value / baseline; for throughput (higher is better) it is
+    the speed-up, for memory and time-cost figures the cost factor. Where a
+    ``target`` is given (e.g. ``'>= 1.5'``) ``met`` says whether the ratio
+    reaches it.
+    """
+    name: str
+    value: float
+    baseline: float
+    unit: str
+    target: Optional[str] = None
+    details: Dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ratio(self) -> float:
+        return self.value / self.baseline if self.baseline else float('nan')
+
+    @property
+    def met(self) -> Optional[bool]:
+        if not self.target:
+            return None
+        op, thr = self.target.split()
+        return self.ratio >= float(thr) if op == '>=' else \
+            self.ratio <= float(thr)
+
+    def to_json(self) -> Dict[str, Any]:
+        out = dict(value=self.value, baseline=self.baseline,
+                   ratio=self.ratio, unit=self.unit)
+        if self.target:
+            out.update(target=self.target, met=self.met)
+        out.update(self.details)
+        return out
+
+
+def throughput_result(name: str, times: Dict[str, List[float]], ours: str,
+                      base: str, items: float, unit: str,
+                      target: Optional[str] = None,
+                      **details: Any) -> Result:
+    """A Result of items/s from interleaved ``times`` of ``ours`` and
+    ``base`` (``items`` processed per call)."""
+    t_ours, t_base = median(times[ours]), median(times[base])
+    details.setdefault('seconds_per_call', dict(ours=t_ours, baseline=t_base))
+    details.setdefault('repeats', len(times[ours]))
+    return Result(name, items / t_ours, items / t_base, unit, target, details)
+
+
+def fmt(x: Any) -> str:
+    """Compact number formatting for the table."""
+    if isinstance(x, float):
+        if x != x:
+            return 'nan'
+        if abs(x) >= 100:
+            return f'{x:,.0f}'
+        if abs(x) >= 1:
+            return f'{x:.2f}'
+        return f'{x:.3g}'
+    return str(x)
+
+
+def table(results: Sequence[Result]) -> str:
+    """Plain-text table: name, value, baseline, ratio, unit, target."""
+    rows = [('figure', 'value', 'baseline', 'ratio', 'unit', 'target')]
+    for r in results:
+        tgt = '' if not r.target else (
+            f"{r.target} {'met' if r.met else 'MISSED'}")
+        rows.append((r.name, fmt(r.value), fmt(r.baseline),
+                     f'{r.ratio:.2f}x', r.unit, tgt))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ['  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.insert(1, '  '.join('-' * w for w in widths))
+    return '\n'.join(lines)
+
+
+def machine_info(num_threads: int) -> Dict[str, Any]:
+    """CPU model, cores, load, library versions."""
+    import torch
+    cpu = platform.processor()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                cpu = line.split(':', 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count()
+    info = dict(cpu=cpu, cores=cores, torch_threads=num_threads,
+                torch=torch.__version__, python=platform.python_version())
+    try:
+        info['load_average_1m'] = os.getloadavg()[0]
+    except OSError:
+        pass
+    if torch.cuda.is_available():
+        info['gpu'] = torch.cuda.get_device_name(0)
+    return info
+
+
+def write_json(path: str, results: Sequence[Result],
+               meta: Dict[str, Any]) -> None:
+    """Write ``{name: record}`` plus ``_meta`` to ``path``."""
+    data: Dict[str, Any] = {r.name: r.to_json() for r in results}
+    data['_meta'] = meta
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=2, default=_jsonable))
+
+
+def _jsonable(x: Any) -> Any:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return str(x)

@@ -1,0 +1,153 @@
+"""Building the benchmarked networks and their inputs, and the timed steps.
+
+Every variant is built from the shipped config (``configs/hg{N}_mpii_256.py``)
+with only the speed switches changed, and loads the same random weights.
+"""
+import contextlib
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData, PixelData
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+from torch import Tensor, nn
+
+from common import REPO
+
+MPII_FLIP = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]
+
+
+def model_cfg(num_stacks: int, **switches) -> dict:
+    """The shipped model config of ``num_stacks`` stacks, with switches."""
+    cfg = Config.fromfile(str(REPO / 'configs' /
+                              f'hg{num_stacks}_mpii_256.py')).model
+    cfg = cfg.to_dict()
+    cfg.update(switches)
+    return cfg
+
+
+def build(cfg: dict) -> nn.Module:
+    """Build a model config in MMPose's scope (registers mmhg first)."""
+    import mmhg_plugin  # noqa: F401
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        return MODELS.build(cfg)
+
+
+def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Random norm parameters and statistics (the convolutions keep
+    PyTorch's random default init from construction)."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.running_mean.normal_(0., 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0., 0.1)
+    return model
+
+
+def clone_with(reference: nn.Module, cfg: dict) -> nn.Module:
+    """Build ``cfg`` and load ``reference``'s weights into it."""
+    model = build(cfg)
+    model.load_state_dict(reference.state_dict())
+    return model
+
+
+def make_samples(batch: int, size: int, heatmap: int, rng: np.random.
+                 Generator, targets: bool) -> List[PoseDataSample]:
+    """Data samples with metainfo (and random targets for training)."""
+    out = []
+    for _ in range(batch):
+        ds = PoseDataSample(metainfo=dict(
+            flip_indices=MPII_FLIP, input_size=(size, size),
+            input_center=np.array([size / 2, size / 2], np.float32),
+            input_scale=np.array([size, size], np.float32)))
+        ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
+                                       bbox_scores=np.ones(1))
+        if targets:
+            ds.gt_fields = PixelData(heatmaps=torch.from_numpy(
+                rng.random((16, heatmap, heatmap), np.float32)))
+            ds.gt_instance_labels = InstanceData(
+                keypoint_weights=torch.ones(1, 16))
+        out.append(ds)
+    return out
+
+
+def autocast(bf16: bool, device: str = 'cpu'):
+    """bfloat16 autocast context, or a null context."""
+    if not bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device, dtype=torch.bfloat16)
+
+
+def infer_fn(model: nn.Module, x: Tensor,
+             bf16: bool = False) -> Callable[[], Tuple[Tensor, ...]]:
+    """Eval-mode forward of the backbone through the estimator (what
+    predict runs), without autograd."""
+    model.eval()
+
+    def run():
+        with torch.no_grad(), autocast(bf16, x.device.type):
+            return model.extract_feat(x)
+    return run
+
+
+def train_fn(model: nn.Module, x: Tensor, samples: List[PoseDataSample],
+             bf16: bool = False) -> Callable[..., Optional[dict]]:
+    """One training step: forward, per-stack loss, backward, RMSprop step
+    (the paper's optimiser and settings).
+
+    ``fn(capture=True)`` also returns the step's loss, last-stack output
+    and the stem convolution's weight gradient (for the agreement check).
+    """
+    model.train()
+    opt = torch.optim.RMSprop(model.parameters(), lr=2.5e-4, alpha=0.99,
+                              eps=1e-8, momentum=0., weight_decay=0.)
+    seen: Dict[str, Tensor] = {}
+
+    def hook(module, args, outs):
+        if 'want' in seen:
+            seen['out'] = outs[-1].detach().float().clone()
+
+    model.backbone.register_forward_hook(hook)
+
+    def run(capture: bool = False) -> Optional[dict]:
+        if capture:
+            seen['want'] = True
+        opt.zero_grad(set_to_none=True)
+        with autocast(bf16, x.device.type):
+            losses = model.loss(x, samples)
+        loss = sum(v for k, v in losses.items() if k.startswith('loss'))
+        loss.backward()
+        out = None
+        if capture:
+            out = dict(loss=loss.detach().float().reshape(1), out=seen['out'],
+                       grad=model.backbone.stem.conv.weight.grad.clone())
+            seen.clear()
+        opt.step()
+        return out
+    return run
+
+
+def max_abs_diff(a: Tensor, b: Tensor) -> float:
+    """max |a - b| (as float32)."""
+    return float((a.float() - b.float()).abs().max())
+
+
+def rel_diff(a: Tensor, b: Tensor) -> float:
+    """max |a - b| / max |b|."""
+    return max_abs_diff(a, b) / max(float(b.abs().max()), 1e-12)
+
+
+def first_call(fn: Callable, sync: Optional[Callable] = None):
+    """Run ``fn`` once; return (its result, seconds)."""
+    import time
+    start = time.perf_counter()
+    out = fn()
+    if sync is not None:
+        sync()
+    return out, time.perf_counter() - start

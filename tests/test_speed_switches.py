@@ -1,0 +1,239 @@
+"""Speed switches give the plain path's numbers: norm folding, channels-last,
+torch.compile; folded norms refuse training. Equality only, no timing."""
+import time
+
+import numpy as np
+import pytest
+import torch
+from mmengine.registry import DefaultScope
+from mmengine.structures import InstanceData, PixelData
+from mmpose.registry import MODELS
+from mmpose.structures import PoseDataSample
+from torch import nn
+
+from mmhg_plugin.models.backbones import StackedHourglass
+from mmhg_plugin.models.pose_estimators.stacked_hourglass_estimator import \
+    compile_options
+from mmhg_plugin.models.utils.fuse_norm import (fuse_norm, is_fused,
+                                                refresh_fused_norm)
+
+FLIP = [3, 2, 1, 0]
+TINY = dict(type='StackedHourglass', num_stacks=2, feat_channels=16,
+            depth=2, num_keypoints=4, stem_channels=(8, 16))
+
+
+def randomise_norms(model: nn.Module) -> nn.Module:
+    """Non-trivial norm parameters and running statistics."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0., 0.2)
+                m.running_mean.normal_(0., 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def estimator(**switches) -> nn.Module:
+    cfg = dict(
+        type='StackedHourglassEstimator', **switches,
+        data_preprocessor=dict(type='PoseDataPreprocessor', mean=[0, 0, 0],
+                               std=[255, 255, 255]),
+        backbone=TINY,
+        head=dict(type='StackedHourglassHead', num_stacks=2, in_channels=4,
+                  out_channels=4, decoder=dict(
+                      type='HourglassHeatmap', input_size=(32, 32),
+                      heatmap_size=(8, 8), sigma=1.)),
+        test_cfg=dict(flip_test=True, shift_heatmap=False,
+                      output_heatmaps=True))
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        return MODELS.build(cfg)
+
+
+def pair(**switches):
+    """A plain estimator and one with ``switches``, same weights."""
+    torch.manual_seed(0)
+    plain = randomise_norms(estimator())
+    fast = estimator(**switches)
+    fast.load_state_dict(plain.state_dict())
+    return plain, fast
+
+
+def samples(n, targets=False):
+    out = []
+    for _ in range(n):
+        ds = PoseDataSample(metainfo=dict(
+            flip_indices=FLIP, input_size=(32, 32),
+            input_center=np.array([16., 16.]),
+            input_scale=np.array([32., 32.])))
+        ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
+                                       bbox_scores=np.ones(1))
+        if targets:
+            ds.gt_fields = PixelData(heatmaps=torch.rand(4, 8, 8))
+            ds.gt_instance_labels = InstanceData(
+                keypoint_weights=torch.ones(1, 4))
+        out.append(ds)
+    return out
+
+
+def predict_heatmaps(model, x):
+    model.eval()
+    with torch.no_grad():
+        return torch.stack([r.pred_fields.heatmaps
+                            for r in model.predict(x, samples(len(x)))])
+
+
+# ------------------------------------------------------------ norm folding
+def test_fuse_norm_folds_two_of_three_norms_and_keeps_outputs():
+    torch.manual_seed(0)
+    net = randomise_norms(StackedHourglass(**{
+        k: v for k, v in TINY.items() if k != 'type'})).eval()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    fused = fuse_norm(net)
+    count = sum(isinstance(m, nn.BatchNorm2d) for m in net.modules())
+    left = sum(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    residuals = sum(type(m).__name__ == 'PreActResidual'
+                    for m in net.modules())
+    assert left == residuals  # only every residual's norm1 stays
+    assert count == 3 * residuals + 1 + 2  # + stem norm + stack norms
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        for a, b in zip(net(x), fused(x)):
+            torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-5)
+    for k, v in net.state_dict().items():  # the original is untouched
+        assert torch.equal(v, before[k]), k
+    assert is_fused(fused) and not is_fused(net)
+
+
+def test_fused_module_refuses_training():
+    net = randomise_norms(StackedHourglass(**{
+        k: v for k, v in TINY.items() if k != 'type'})).eval()
+    fused = fuse_norm(net)
+    with pytest.raises(RuntimeError, match='inference only'):
+        fused.train()
+    with pytest.raises(RuntimeError, match='inference only'):
+        fused.stacks[0].train(True)
+    fused.training = True  # set by hand: the forward refuses
+    with pytest.raises(RuntimeError, match='inference only'):
+        fused(torch.rand(1, 3, 32, 32))
+    fused.training = False
+    fused.eval()  # eval is fine
+    assert not any(p.requires_grad for p in fused.parameters())
+
+
+def test_refresh_follows_new_weights_in_place():
+    net = randomise_norms(StackedHourglass(**{
+        k: v for k, v in TINY.items() if k != 'type'})).eval()
+    fused = fuse_norm(net)
+    ptrs = [p.data_ptr() for p in fused.parameters()]
+    randomise_norms(net)
+    refresh_fused_norm(fused, net)
+    assert ptrs == [p.data_ptr() for p in fused.parameters()]
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(fused(x)[-1], net(x)[-1], atol=1e-5,
+                                   rtol=1e-5)
+
+
+def test_estimator_fuse_switch_predicts_the_same_and_tracks_weights():
+    plain, fast = pair(fuse_norm_for_test=True)
+    x = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(predict_heatmaps(fast, x),
+                               predict_heatmaps(plain, x), atol=1e-5,
+                               rtol=1e-5)
+    assert set(fast.state_dict()) == set(plain.state_dict())
+    # a training step changes weights and statistics: re-folded at predict
+    for model in (plain, fast):
+        model.train()
+        torch.manual_seed(1)
+        losses = model.loss(x, samples(2, targets=True))
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        with torch.no_grad():
+            for p in model.parameters():
+                if p.grad is not None:
+                    p.sub_(0.1 * p.grad)
+    torch.testing.assert_close(predict_heatmaps(fast, x),
+                               predict_heatmaps(plain, x), atol=1e-5,
+                               rtol=1e-5)
+    # and a new dtype rebuilds the folded copy
+    plain.double(), fast.double()
+    torch.testing.assert_close(predict_heatmaps(fast, x.double()),
+                               predict_heatmaps(plain, x.double()),
+                               atol=1e-9, rtol=1e-9)
+
+
+def test_estimator_training_never_uses_the_folded_copy():
+    _, fast = pair(fuse_norm_for_test=True)
+    x = torch.rand(2, 3, 32, 32)
+    predict_heatmaps(fast, x)  # builds the folded copy
+    fast.train()
+    losses = fast.loss(x, samples(2, targets=True))
+    sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+    grads = [p.grad for p in fast.backbone.parameters()]
+    assert all(g is not None for g in grads)
+
+
+# ------------------------------------------------------------ channels last
+def test_channels_last_gives_the_same_numbers():
+    plain, fast = pair(channels_last=True)
+    x = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(predict_heatmaps(fast, x),
+                               predict_heatmaps(plain, x), atol=1e-5,
+                               rtol=1e-5)
+
+
+# ------------------------------------------------------------ compile
+def test_compile_options():
+    assert compile_options(False) is None and compile_options(None) is None
+    assert compile_options(True) == dict(regional=True)
+    assert compile_options(dict(mode='max-autotune', regional=False)) == \
+        dict(mode='max-autotune', regional=False)
+    with pytest.raises(TypeError):
+        compile_options('yes')
+
+
+def _compile_or_skip(model, x) -> float:
+    """Run the compiled model once; skip the test when compile fails or
+    takes over 60 s here. Returns the seconds it took."""
+    start = time.perf_counter()
+    try:
+        predict_heatmaps(model, x)
+    except Exception as e:  # noqa: BLE001  (any inductor/toolchain failure)
+        pytest.skip(f'torch.compile does not work here: '
+                    f'{type(e).__name__}: {str(e)[:200]}')
+    took = time.perf_counter() - start
+    if took > 60:
+        pytest.skip(f'torch.compile took {took:.0f} s (> 60 s) here')
+    return took
+
+
+def test_compile_switch_gives_the_same_numbers():
+    """The shipped inference combination (compile + folded norms +
+    channels-last) against the plain path, and compiled training."""
+    plain, fast = pair(compile=True, fuse_norm_for_test=True,
+                       channels_last=True)
+    x = torch.rand(2, 3, 32, 32)
+    _compile_or_skip(fast, x)
+    torch.testing.assert_close(predict_heatmaps(fast, x),
+                               predict_heatmaps(plain, x), atol=1e-5,
+                               rtol=1e-5)
+    # Training mode: batch-statistics norms amplify float rounding, so the
+    # compiled step is compared with float64 alongside the plain float32
+    # step: its error must be of the plain step's order.
+    exact = estimator().double()
+    exact.load_state_dict(plain.state_dict())
+    targets = samples(2, targets=True)
+    loss, grad = {}, {}
+    for name, model, inp in (('plain', plain, x), ('fast', fast, x),
+                             ('exact', exact, x.double())):
+        model.train()
+        losses = model.loss(inp, targets)
+        sum(v for k, v in losses.items() if k.startswith('loss')).backward()
+        loss[name] = losses['loss_kpt_s1'].detach().double()
+        grad[name] = model.backbone.stem.conv.weight.grad.double()
+    torch.testing.assert_close(loss['fast'], loss['exact'], atol=0,
+                               rtol=1e-4)
+    err = {k: float((grad[k] - grad['exact']).abs().max())
+           for k in ('plain', 'fast')}
+    scale = float(grad['exact'].abs().max())
+    assert err['fast'] <= 10 * err['plain'] + 1e-6 * scale, (err, scale)
