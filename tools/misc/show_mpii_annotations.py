@@ -13,6 +13,7 @@ Example::
 """
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -157,7 +158,10 @@ def main() -> None:
     print(f'{entry["image"]}: {img.shape[1]}x{img.shape[0]}, scale '
           f'{entry["scale"]:.3f}, center {entry["center"]}, missing '
           f'{missing or "none"}')
-    cv2.imwrite(args.out, img)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    if not cv2.imwrite(args.out, img):
+        raise SystemExit(f'error: could not write {args.out} (unknown '
+                         'image extension or unwritable path)')
     print(f'saved {args.out}')
 
 
