@@ -34,3 +34,35 @@ def synth_tiny(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp('synth_tiny')
     generate_synthetic_mpii(root, 12, 6, seed=1, workers=1)
     return root
+
+
+@pytest.fixture(scope='session')
+def trained_small(tmp_path_factory):
+    """Train the CI-sized model once (tests/configs/ci_learning_synth.py) on
+    a generated split; shared by the learning, inference and distributed
+    tests. Returns paths: root, data, work, config, ckpt."""
+    from types import SimpleNamespace
+
+    from helpers import run_tool
+    from mmhg_plugin.datasets.synthetic import generate_synthetic_mpii
+    root = tmp_path_factory.mktemp('learning')
+    data = root / 'data'
+    generate_synthetic_mpii(data, 1000, 100, seed=7, workers=2)
+    work = root / 'work'
+    config = REPO / 'tests' / 'configs' / 'ci_learning_synth.py'
+    proc = run_tool(['tools/train.py', str(config), '--work-dir', str(work),
+                     '--cfg-options', *data_options(data)], timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    ckpt = work / (work / 'last_checkpoint').read_text().strip().split('/')[-1]
+    return SimpleNamespace(root=root, data=data, work=work, config=config,
+                           ckpt=ckpt, train_log=proc.stdout + proc.stderr)
+
+
+def data_options(data: Path) -> list:
+    """--cfg-options pointing every dataloader of a config at ``data``."""
+    head = data / 'annotations' / 'mpii_gt_val.mat'
+    return [f'train_dataloader.dataset.data_root={data}',
+            f'val_dataloader.dataset.data_root={data}',
+            f'val_dataloader.dataset.headbox_file={head}',
+            f'test_dataloader.dataset.data_root={data}',
+            f'test_dataloader.dataset.headbox_file={head}']
