@@ -49,10 +49,14 @@ TRAIN_VARIANTS = {
     'compile': dict(compile=True),
     'bf16_autocast': dict(),
     'cl_compile': dict(channels_last=True, compile=True),
+    # optimizer switch (optim_wrapper.optimizer.foreach=True): RMSprop's
+    # multi-tensor update instead of its loop over ~1,000 parameters
+    'cl_foreach': dict(channels_last=True, optimizer=dict(foreach=True)),
 }
 #: The variants each quick run keeps for hg8 (all of hg2's but compile
 #: alone); full runs time every variant.
-QUICK_HG8 = ('eager', 'channels_last', 'cl_fuse_compile', 'cl_compile')
+QUICK_HG8 = ('eager', 'channels_last', 'cl_fuse_compile', 'cl_compile',
+             'cl_foreach')
 TARGETS = {'infer': '>= 1.5', 'train': '>= 1.2'}
 #: A variant whose first call is this much slower than eager's second call
 #: is timed once, alone (bf16 on CPUs without native bf16).
@@ -90,8 +94,11 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
     samples = make_samples(batch, size, size // 4,
                            np.random.default_rng(0), targets=True)
     # every variant starts from the same weights (built before any step)
+    def switches(name: str) -> dict:
+        return {k: v for k, v in table[name].items() if k != 'optimizer'}
+
     models = {name: ref if name == 'eager' else clone_with(
-        ref, model_cfg(num_stacks, **table[name])) for name in variants}
+        ref, model_cfg(num_stacks, **switches(name))) for name in variants}
     fns, checks, first_s = {}, {}, {}
     for name, model in models.items():
         bf16 = name == 'bf16_autocast'
@@ -100,7 +107,8 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
             out, first_s[name] = first_call(fns[name])
             checks[name] = dict(out=out[-1].float())
         else:
-            fns[name] = train_fn(model, x, samples, bf16)
+            fns[name] = train_fn(model, x, samples, bf16,
+                                 **table[name].get('optimizer', {}))
             checks[name], first_s[name] = first_call(
                 lambda: fns[name](capture=True))
     eager_t = first_call(fns['eager'])[1]

@@ -97,16 +97,19 @@ def infer_fn(model: nn.Module, x: Tensor,
 
 
 def train_fn(model: nn.Module, x: Tensor, samples: List[PoseDataSample],
-             bf16: bool = False) -> Callable[..., Optional[dict]]:
+             bf16: bool = False,
+             **optim_kwargs) -> Callable[..., Optional[dict]]:
     """One training step: forward, per-stack loss, backward, RMSprop step
-    (the paper's optimiser and settings).
+    (the paper's optimiser and settings; ``optim_kwargs`` such as
+    ``foreach=True`` are passed to it).
 
     ``fn(capture=True)`` also returns the step's loss, last-stack output
     and the stem convolution's weight gradient (for the agreement check).
     """
     model.train()
     opt = torch.optim.RMSprop(model.parameters(), lr=2.5e-4, alpha=0.99,
-                              eps=1e-8, momentum=0., weight_decay=0.)
+                              eps=1e-8, momentum=0., weight_decay=0.,
+                              **optim_kwargs)
     seen: Dict[str, Tensor] = {}
 
     def hook(module, args, outs):
