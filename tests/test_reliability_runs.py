@@ -108,6 +108,8 @@ def tiny_config(tmp: Path, data: Path, name: str = 'tiny.py',
     """A config file: the demo config with a tiny model on ``data``."""
     hooks = [dict(type='NonFiniteLossGuard'), dict(type='PerEpochSeedHook'),
              *(hooks or [])]
+    # a checkpoint every epoch, whatever the demo config's schedule says
+    ckpt = dict(interval=1, max_keep_ckpts=3, **(checkpoint or {}))
     text = f'''
 _base_ = [{str(REPO / 'configs' / 'demo_hg2_synth_mpii.py')!r}]
 custom_imports = dict(imports=['mmhg_plugin', 'test_reliability_runs'],
@@ -145,7 +147,7 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=[2], gamma=0.5)]
 randomness = dict(seed=0, deterministic=True)
 default_hooks = dict(logger=dict(interval=1),
-                     checkpoint={checkpoint or {}!r})
+                     checkpoint={ckpt!r})
 custom_hooks = {hooks!r}
 '''
     path = tmp / name
