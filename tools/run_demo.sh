@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's main command (make demo): on a fresh clone, after tools/setup_env.sh,
-#   1. generate the synthetic MPII data if missing (data/synth_mpii, ~1.5 min),
-#   2. train configs/demo_hg2_synth_mpii.py (progress, loss and ETA every 50 iterations),
+#   1. generate the synthetic MPII data if missing (data/synth_mpii, ~2 min),
+#   2. train configs/demo_hg2_synth_mpii.py (progress, loss and ETA every 100 iterations),
 #   3. evaluate the last checkpoint with flip test and print the PCKh table,
 #   4. save pictures under the work dir: predicted skeletons on validation images,
 #      every stack's heatmaps for one person, and the training curves.
