@@ -3,7 +3,6 @@
 Every variant is built from the shipped config (``configs/hg{N}_mpii_256.py``)
 with only the speed switches changed, and loads the same random weights.
 """
-import contextlib
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -77,27 +76,18 @@ def make_samples(batch: int, size: int, heatmap: int, rng: np.random.
     return out
 
 
-def autocast(bf16: bool, device: str = 'cpu'):
-    """bfloat16 autocast context, or a null context."""
-    if not bf16:
-        return contextlib.nullcontext()
-    return torch.autocast(device, dtype=torch.bfloat16)
-
-
-def infer_fn(model: nn.Module, x: Tensor,
-             bf16: bool = False) -> Callable[[], Tuple[Tensor, ...]]:
+def infer_fn(model: nn.Module, x: Tensor) -> Callable[[], Tuple[Tensor, ...]]:
     """Eval-mode forward of the backbone through the estimator (what
     predict runs), without autograd."""
     model.eval()
 
     def run():
-        with torch.no_grad(), autocast(bf16, x.device.type):
+        with torch.no_grad():
             return model.extract_feat(x)
     return run
 
 
 def train_fn(model: nn.Module, x: Tensor, samples: List[PoseDataSample],
-             bf16: bool = False,
              **optim_kwargs) -> Callable[..., Optional[dict]]:
     """One training step: forward, per-stack loss, backward, RMSprop step
     (the paper's optimiser and settings; ``optim_kwargs`` such as
@@ -122,8 +112,7 @@ def train_fn(model: nn.Module, x: Tensor, samples: List[PoseDataSample],
         if capture:
             seen['want'] = True
         opt.zero_grad(set_to_none=True)
-        with autocast(bf16, x.device.type):
-            losses = model.loss(x, samples)
+        losses = model.loss(x, samples)
         loss = sum(v for k, v in losses.items() if k.startswith('loss'))
         loss.backward()
         out = None

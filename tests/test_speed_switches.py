@@ -1,5 +1,6 @@
 """Speed switches give the plain path's numbers: norm folding, channels-last,
-torch.compile; folded norms refuse training. Equality only, no timing."""
+torch.compile (equal up to float rounding) and bfloat16 autocast (close, and
+really in bfloat16); folded norms refuse training. No timing here."""
 import time
 
 import numpy as np
@@ -12,6 +13,9 @@ from mmpose.structures import PoseDataSample
 from torch import nn
 
 from mmhg_plugin.models.backbones import StackedHourglass
+from mmhg_plugin.models.utils import autocast as autocast_utils
+from mmhg_plugin.models.utils.autocast import (autocast_dtype, check_autocast,
+                                               cpu_flags)
 from mmhg_plugin.models.pose_estimators.stacked_hourglass_estimator import \
     compile_options
 from mmhg_plugin.models.utils.fuse_norm import (fuse_norm, is_fused,
@@ -267,3 +271,85 @@ def test_optimizer_switches_update_like_the_loop(kind):
     # and the steps did move the weights (3 Adam steps: ~3 * lr each)
     assert max(float((a - start[k]).abs().max())
                for k, a in loop.named_parameters()) > 1e-3
+
+
+# ------------------------------------------------------------ autocast
+def test_autocast_setting_is_validated():
+    assert check_autocast(None) is None and check_autocast(False) is None
+    for ok in ('auto', 'bf16', 'bfloat16', 'fp16', 'float16'):
+        assert check_autocast(ok) == ok
+    with pytest.raises(ValueError, match="'half'"):
+        check_autocast('half')
+    with pytest.raises(ValueError, match='autocast must be'):
+        estimator(autocast=True)
+
+
+def test_cpu_flags_parsing(tmp_path):
+    x86 = tmp_path / 'x86'
+    x86.write_text('processor\t: 0\nflags\t\t: fpu avx2 avx512_bf16 amx_bf16'
+                   '\n\nprocessor\t: 1\nflags\t\t: fpu avx2\n')
+    arm = tmp_path / 'arm'
+    arm.write_text('processor\t: 0\nFeatures\t: fp asimd bf16\n')
+    assert {'avx2', 'avx512_bf16', 'amx_bf16'} <= cpu_flags(str(x86))
+    assert 'asimd' in cpu_flags(str(arm))
+    assert cpu_flags(str(tmp_path / 'missing')) == frozenset()
+
+
+@pytest.mark.parametrize('flags,expected', [
+    ({'avx2', 'amx_bf16'}, torch.bfloat16),
+    ({'avx2', 'avx512_bf16'}, torch.bfloat16),
+    ({'avx2', 'avx512f'}, None),
+])
+def test_auto_picks_bf16_only_with_native_cpu_support(monkeypatch, flags,
+                                                      expected):
+    monkeypatch.setattr(autocast_utils, 'cpu_flags',
+                        lambda *a: frozenset(flags))
+    cpu = torch.device('cpu')
+    assert autocast_dtype('auto', cpu) is expected
+    # an explicit dtype is taken as asked, whatever the CPU
+    assert autocast_dtype('bf16', cpu) is torch.bfloat16
+    assert autocast_dtype('fp16', cpu) is torch.float16
+    assert autocast_dtype(None, cpu) is None
+
+
+def test_auto_without_native_bf16_is_the_float32_path(monkeypatch):
+    monkeypatch.setattr(autocast_utils, 'cpu_flags',
+                        lambda *a: frozenset({'avx2'}))
+    plain, fast = pair(autocast='auto')
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(predict_heatmaps(fast, x), predict_heatmaps(plain, x))
+
+
+def _conv_dtypes(model) -> set:
+    """Record the output dtypes of the backbone's convolutions."""
+    seen = set()
+    for m in model.backbone.modules():
+        if isinstance(m, nn.Conv2d):
+            m.register_forward_hook(lambda mod, a, out: seen.add(out.dtype))
+    return seen
+
+
+def test_bf16_autocast_runs_the_backbone_in_bf16_and_stays_close():
+    """The backbone's convolutions run in bfloat16; heatmaps leave the
+    backbone as float32, the loss is float32, predictions stay close to
+    float32's and a training step gives gradients to every parameter."""
+    plain, fast = pair(autocast='bf16', channels_last=True)
+    seen = _conv_dtypes(fast)
+    x = torch.rand(2, 3, 32, 32)
+    ref = predict_heatmaps(plain, x)
+    got = predict_heatmaps(fast, x)
+    assert seen == {torch.bfloat16}
+    assert got.dtype == torch.float32
+    # bfloat16 keeps 8 bits of mantissa: ~1e-2 of the heatmaps' range
+    scale = float(ref.abs().max())
+    err = float((got - ref).abs().max())
+    assert 0 < err <= 0.05 * scale, (err, scale)
+    fast.train()
+    feats = fast.extract_feat(x)
+    assert all(f.dtype == torch.float32 for f in feats)
+    losses = fast.loss(x, samples(2, targets=True))
+    total = sum(v for k, v in losses.items() if k.startswith('loss'))
+    assert total.dtype == torch.float32 and torch.isfinite(total)
+    total.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all()
+               for p in fast.backbone.parameters())
