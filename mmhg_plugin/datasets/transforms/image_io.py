@@ -6,11 +6,25 @@ size directly in the DCT domain, several times faster; each reduced pixel
 ``i`` averages full-size pixels ``r*i ... r*i + r - 1``, so its centre sits
 at ``r * i + (r - 1) / 2`` in full-size coordinates
 (:func:`reduced_to_full_matrix`), and the crop stays exact.
+
+JPEGs with 1 or 3 components and no EXIF rotation are decoded by
+libjpeg-turbo through ``simplejpeg`` when it is installed (the same library
+and settings as OpenCV's decoder, so the pixels are identical; about 20%
+faster, as it decodes straight into the output array): everything else
+(PNG, CMYK, EXIF-rotated, anything simplejpeg refuses) goes to
+``cv2.imdecode``.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
+
+from .jpeg_header import JpegHeader, parse_jpeg_header
+
+try:
+    import simplejpeg
+except ImportError:  # optional: OpenCV decodes everything without it
+    simplejpeg = None
 
 _REDUCED_FLAGS = {
     1: cv2.IMREAD_COLOR,
@@ -58,7 +72,8 @@ def read_image(path: str,
                context: Optional[str] = None) -> np.ndarray:
     """Read a colour image (BGR, uint8, 3 channels) at 1/``reduction`` size.
 
-    Grayscale, RGBA and 16-bit images are converted to 8-bit BGR.
+    Grayscale, RGBA and 16-bit images are converted to 8-bit BGR; EXIF
+    orientation is applied (as ``cv2.imread``).
 
     Args:
         path (str): Image file.
@@ -68,6 +83,30 @@ def read_image(path: str,
 
     Returns:
         np.ndarray: (H', W', 3) uint8 with ``H' = ceil(H / reduction)``.
+
+    Raises:
+        ImageReadError: The file is missing, empty, truncated or corrupt.
+    """
+    return read_image_sized(path, reduction, context)[0]
+
+
+def read_image_sized(path: str,
+                     reduction: int = 1,
+                     context: Optional[str] = None,
+                     use_simplejpeg: bool = True
+                     ) -> Tuple[np.ndarray, Optional[Tuple[int, int]]]:
+    """:func:`read_image`, also returning the full-size (H, W).
+
+    Args:
+        path (str): Image file.
+        reduction (int): 1, 2, 4 or 8.
+        context (str | None): Appended to error messages.
+        use_simplejpeg (bool): Allow the simplejpeg decoder (if installed).
+
+    Returns:
+        tuple: The (H', W', 3) uint8 image and the full image's (H, W)
+        after EXIF orientation, or None when ``reduction > 1`` and the file
+        is not a JPEG (the caller must then read the size otherwise).
 
     Raises:
         ImageReadError: The file is missing, empty, truncated or corrupt.
@@ -86,11 +125,40 @@ def read_image(path: str,
         raise ImageReadError(
             f'image file {path} is a truncated JPEG (no end-of-image '
             f'marker, {data.size} bytes){where}')
-    img = cv2.imdecode(data, _REDUCED_FLAGS[reduction])
+    header = parse_jpeg_header(data) if is_jpeg else None
+    img = None
+    if use_simplejpeg and _simplejpeg_can_decode(header):
+        img = _decode_simplejpeg(data, reduction, header)
+    if img is None:
+        img = cv2.imdecode(data, _REDUCED_FLAGS[reduction])
     if img is None:
         raise ImageReadError(f'cannot decode image {path} ({data.size} '
                              f'bytes, corrupt or unsupported){where}')
-    return img
+    if reduction == 1:
+        return img, img.shape[:2]
+    return img, None if header is None else header.displayed_shape
+
+
+def _simplejpeg_can_decode(header: Optional[JpegHeader]) -> bool:
+    """Whether simplejpeg gives the same pixels as OpenCV for this JPEG:
+    grayscale or YCbCr and no EXIF rotation (OpenCV applies it)."""
+    return (simplejpeg is not None and header is not None
+            and header.components in (1, 3) and header.orientation == 1)
+
+
+def _decode_simplejpeg(data: np.ndarray, reduction: int,
+                       header: JpegHeader) -> Optional[np.ndarray]:
+    """Decode with libjpeg-turbo's accurate DCT and fancy upsampling (what
+    OpenCV uses); None when simplejpeg refuses the stream or scales it
+    otherwise than 1/``reduction`` (OpenCV then decides, with its own
+    tolerance of recoverable errors)."""
+    try:
+        img = simplejpeg.decode_jpeg(data, colorspace='BGR',
+                                     min_factor=reduction)
+    except ValueError:
+        return None
+    want = (-(-header.height // reduction), -(-header.width // reduction), 3)
+    return img if img.shape == want else None
 
 
 def _has_jpeg_end(data: np.ndarray) -> bool:

@@ -14,7 +14,7 @@ from PIL import Image
 from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
 from .crop_geometry import crop_matrix
 from .image_io import (BadSampleError, ImageReadError, choose_reduction,
-                       read_image, reduced_to_full_matrix)
+                       read_image_sized, reduced_to_full_matrix)
 
 #: What :class:`MPIITopdownAffine` does with a :class:`BadSampleError`.
 BAD_SAMPLE_POLICIES = ('raise', 'skip')
@@ -179,10 +179,10 @@ class MPIITopdownAffine(BaseTransform):
             return results['img'], 1
         path = results['img_path']
         red = choose_reduction(downscale) if self.reduced_decode else 1
-        img = read_image(path, red, context=self._who(results))
-        if red == 1:
-            results['ori_shape'] = img.shape[:2]
-        else:
+        img, shape = read_image_sized(path, red, context=self._who(results))
+        if shape is not None:
+            results['ori_shape'] = shape
+        else:  # reduced decode of a non-JPEG: read the size from its header
             try:
                 with Image.open(path) as im:
                     results['ori_shape'] = (im.height, im.width)
