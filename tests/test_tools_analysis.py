@@ -243,7 +243,7 @@ def test_vis_stack_heatmaps_layout(tmp_path):
                str(tmp_path / 'person.png'), '--bbox', '60', '20', '140',
                '230', '--joints', 'per-joint', '--out', str(out_png),
                '--cfg-options', 'model.backbone.feat_channels=16'])
-    assert '2 stacks, heatmaps (16, 24, 24) each, crop 96x96' in out
+    assert '2 stacks, heatmaps (16, 32, 32) each, crop 128x128' in out
     assert 'joint rows: right_ankle, right_knee' in out  # MPII names
     assert 'layout: 17 rows x 3 columns' in out  # 1 + 16 joints, crop + 2
     png = imread(out_png)

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The README's main command (make demo): on a fresh clone, after tools/setup_env.sh,
 #   1. generate the synthetic MPII data if missing (data/synth_mpii, ~2 min),
-#   2. train configs/demo_hg2_synth_mpii.py (progress, loss and ETA every 100 iterations),
+#   2. train the demo config (progress, loss and ETA every 100 iterations):
+#      configs/demo_hg2_synth_mpii.py (128 px, bfloat16 autocast) where the CPU computes
+#      bfloat16 natively (AMX / AVX512-BF16) or a GPU is there, else
+#      configs/demo_hg2_synth_mpii_fp32.py (96 px, float32), so it fits ~15 minutes on both,
 #   3. evaluate the last checkpoint with flip test and print the PCKh table,
 #   4. save pictures under the work dir: predicted skeletons on validation images,
 #      every stack's heatmaps for one person, and the training curves.
-# Environment: WORK_DIR (default work_dirs/demo_hg2_synth_mpii), DATA_ROOT
+# Environment: DEMO_CONFIG (overrides that choice), WORK_DIR (default work_dirs/demo_hg2_synth_mpii), DATA_ROOT
 # (default data/synth_mpii), DEMO_PROCS (training processes, default 1; N > 1 runs
 # tools/dist_train.sh with N single-threaded processes (gloo on a CPU) and the batch
 # split between them: on 2 cores, 2 x 4 images ran no faster than 1 x 8),
@@ -14,7 +17,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
-CONFIG=configs/demo_hg2_synth_mpii.py
+if [[ -n "${DEMO_CONFIG:-}" ]]; then
+    CONFIG=$DEMO_CONFIG
+elif "$PY" -c 'import sys, torch; from mmhg_plugin.models.utils.autocast import has_native_bf16 as n; sys.exit(0 if torch.cuda.is_available() or n(torch.device("cpu")) else 1)'; then
+    CONFIG=configs/demo_hg2_synth_mpii.py
+else
+    CONFIG=configs/demo_hg2_synth_mpii_fp32.py
+    echo "[demo] this CPU has no native bfloat16 (AMX / AVX512-BF16): $CONFIG (96 px, float32)"
+fi
 WORK=${WORK_DIR:-work_dirs/demo_hg2_synth_mpii}
 DATA=${DATA_ROOT:-data/synth_mpii}
 PICS="$WORK/pictures"
