@@ -125,6 +125,13 @@ def build_model(cfg: Config, checkpoint: Optional[str]) -> nn.Module:
     init_default_scope(cfg.get('default_scope', 'mmpose'))
     from mmpose.registry import MODELS
     cfg.model.train_cfg = None
+    if cfg.model.get('autocast') is not None:
+        # the graph is float32 whatever the training precision was;
+        # 'auto' would otherwise trace bfloat16 casts on a CPU with native
+        # bf16 (onnxruntime's CPU Conv has no bfloat16 kernel)
+        print(f"pytorch2onnx: model.autocast={cfg.model.autocast!r} "
+              f'ignored: exporting float32')
+        cfg.model.autocast = None
     model = MODELS.build(cfg.model)
     if checkpoint is not None:
         if not Path(checkpoint).is_file():
