@@ -100,9 +100,13 @@ def test_simplejpeg_path_equals_opencv(tmp_path, monkeypatch, kind,
     used = []
     real = image_io._decode_simplejpeg
     monkeypatch.setattr(image_io, '_decode_simplejpeg',
-                        lambda *a: used.append(1) or real(*a))
+                        lambda *a: used.append(real(*a)) or used[-1])
+    monkeypatch.setattr(image_io.cv2, 'imdecode', lambda *a: pytest.fail(
+        'decoded twice: simplejpeg gave another size, OpenCV redid it'))
     got, shape = read_image_sized(path, reduction)
     assert used, 'simplejpeg was not used for a plain JPEG'
+    assert used[0] is not None, 'simplejpeg refused a plain JPEG'
+    monkeypatch.undo()
     assert got.dtype == np.uint8 and got.shape == want.shape
     assert got.shape[:2] == (-(-333 // reduction), -(-517 // reduction))
     np.testing.assert_array_equal(got, want)

@@ -152,12 +152,15 @@ def _decode_simplejpeg(data: np.ndarray, reduction: int,
     OpenCV uses); None when simplejpeg refuses the stream or scales it
     otherwise than 1/``reduction`` (OpenCV then decides, with its own
     tolerance of recoverable errors)."""
+    want = (-(-header.height // reduction), -(-header.width // reduction), 3)
     try:
+        # simplejpeg scales only when asked for a smaller size: min_factor
+        # alone decodes at full size
         img = simplejpeg.decode_jpeg(data, colorspace='BGR',
+                                     min_height=want[0], min_width=want[1],
                                      min_factor=reduction)
     except ValueError:
         return None
-    want = (-(-header.height // reduction), -(-header.width // reduction), 3)
     return img if img.shape == want else None
 
 
