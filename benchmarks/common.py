@@ -152,10 +152,21 @@ def machine_info(num_threads: int) -> Dict[str, Any]:
     """CPU model, cores, load, library versions."""
     import torch
     cpu = platform.processor()
+    ident: Dict[str, Any] = {}
     try:
         for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                cpu = line.split(':', 1)[1].strip()
+            key, _, value = (part.strip() for part in line.partition(':'))
+            if key == 'model name':
+                cpu = value
+            elif key in ('cpu family', 'model') and \
+                    'cpu_' + key.split()[-1] not in ident:
+                ident['cpu_' + key.split()[-1]] = value
+            elif key == 'flags':
+                # the model name alone does not tell EPYC or Xeon
+                # generations apart; these flags decide bf16 speed
+                ident['bf16_flags'] = sorted(
+                    {'avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'}
+                    & set(value.split()))
                 break
     except OSError:
         pass
@@ -164,7 +175,8 @@ def machine_info(num_threads: int) -> Dict[str, Any]:
     except AttributeError:
         cores = os.cpu_count()
     info = dict(cpu=cpu, cores=cores, torch_threads=num_threads,
-                torch=torch.__version__, python=platform.python_version())
+                torch=torch.__version__, python=platform.python_version(),
+                **ident)
     try:
         info['load_average_1m'] = os.getloadavg()[0]
     except OSError:
