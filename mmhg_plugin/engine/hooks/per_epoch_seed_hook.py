@@ -3,6 +3,7 @@ import random
 
 import numpy as np
 import torch
+from mmengine.dataset import DefaultSampler
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
@@ -45,6 +46,13 @@ class PerEpochSeedHook(Hook):
     first epoch a process trains, so with them a resumed run is not
     reproducible; a warning says so.
 
+    Shuffle order: MMEngine's ``DefaultSampler`` draws its own seed when
+    the dataloader is built, which happens *before* a resumed run restores
+    the checkpoint's seed; without ``randomness=dict(seed=...)`` a resumed
+    run would then shuffle differently. Where the sampler's seed is not
+    configured, this hook sets it to ``runner.seed`` (restored by the
+    resume, the same on every rank), so the order depends on the seed too.
+
     Args:
         reseed_workers (bool): Replace the train dataloader's
             ``worker_init_fn`` as described. Defaults to True.
@@ -56,8 +64,14 @@ class PerEpochSeedHook(Hook):
         self.reseed_workers = reseed_workers
 
     def before_train(self, runner) -> None:
-        """Install the worker seeding; warn about persistent workers."""
+        """Seed the sampler; install the worker seeding; warn about
+        persistent workers."""
         loader = runner.train_dataloader
+        sampler = getattr(loader, 'sampler', None)
+        sampler_cfg = runner.cfg.get('train_dataloader', {}).get('sampler')
+        if (isinstance(sampler, DefaultSampler)
+                and (sampler_cfg or {}).get('seed') is None):
+            sampler.seed = int(runner.seed)
         if getattr(loader, 'num_workers', 0) <= 0:
             return
         if self.reseed_workers:
