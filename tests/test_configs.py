@@ -45,6 +45,7 @@ def test_config_recipe_and_flags(name):
     # flip test flags are explicit, and exact for our codec (no shift)
     assert cfg.model.test_cfg == dict(flip_test=True, flip_mode='heatmap',
                                       shift_heatmap=False,
+                                      flip_batch='auto',
                                       output_heatmaps=False)
     assert cfg.default_hooks.checkpoint.save_best == 'PCKh/Mean'
     assert cfg.val_evaluator.type == 'MPIIPCKh'

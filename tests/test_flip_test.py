@@ -83,18 +83,34 @@ def test_shifting_the_reflipped_heatmap_breaks_the_symmetry():
     assert (hm - hm.flip(-1)[MPII_FLIP]).abs().max() > 1e-3
 
 
+@pytest.mark.parametrize('flip_batch', [True, False, 'auto'])
 @pytest.mark.parametrize('channels_last', [False, True])
-def test_one_batch_flip_equals_two_passes(channels_last):
-    """Our estimator runs image + mirror as one batch; MMPose's runs two
-    forward passes: eval-mode results agree."""
+def test_flip_in_one_batch_or_two_equals_mmpose(channels_last, flip_batch):
+    """Image + mirror as one batch of 2B or as two passes of B (as MMPose's
+    ``TopdownPoseEstimator``): eval-mode results agree; 'auto' means two
+    passes on a CPU."""
     from mmpose.models.pose_estimators import TopdownPoseEstimator
     model = build(flip_shift=False, channels_last=channels_last)
+    model.test_cfg['flip_batch'] = flip_batch
+    sizes = []
+    hook = model.backbone.register_forward_hook(
+        lambda m, args, out: sizes.append(args[0].shape[0]))
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
         ours = model.predict(x, samples(2))
+        hook.remove()
         theirs = TopdownPoseEstimator.predict(model, x, samples(2))
+    assert sizes == ([4] if flip_batch is True else [2, 2])
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a.pred_fields.heatmaps,
                                    b.pred_fields.heatmaps, atol=1e-5, rtol=0)
         np.testing.assert_allclose(a.pred_instances.keypoints,
                                    b.pred_instances.keypoints, atol=1e-4)
+
+
+def test_flip_batch_setting_is_checked():
+    model = build(flip_shift=False)
+    model.test_cfg['flip_batch'] = 'yes'
+    with pytest.raises(ValueError, match='flip_batch'):
+        with torch.no_grad():
+            model.predict(torch.rand(1, 3, 64, 64), samples(1))

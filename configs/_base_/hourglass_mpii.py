@@ -30,9 +30,10 @@ model = dict(
               in_channels=16, out_channels=16,
               loss=dict(type='StackedHeatmapMSELoss', use_target_weight=True),
               decoder=codec),
-    # flip test; our pixel-centre convention makes the flip exact, so no shift
+    # flip test; our pixel-centre convention makes the flip exact, so no shift;
+    # flip_batch='auto': image + mirror as one batch on a GPU, two passes on a CPU
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=False,
-                  output_heatmaps=False),
+                  flip_batch='auto', output_heatmaps=False),
 )
 
 # ------------------------------------------------------------------ data
