@@ -158,9 +158,8 @@ def machine_info(num_threads: int) -> Dict[str, Any]:
             key, _, value = (part.strip() for part in line.partition(':'))
             if key == 'model name':
                 cpu = value
-            elif key in ('cpu family', 'model') and \
-                    'cpu_' + key.split()[-1] not in ident:
-                ident['cpu_' + key.split()[-1]] = value
+            elif key in ('cpu family', 'model'):  # first processor's
+                ident.setdefault('cpu_' + key.split()[-1], value)
             elif key == 'flags':
                 # the model name alone does not tell EPYC or Xeon
                 # generations apart; these flags decide bf16 speed

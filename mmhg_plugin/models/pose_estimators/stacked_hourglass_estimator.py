@@ -179,16 +179,15 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
         """
         if not self.with_head:
             raise RuntimeError('the model needs a head to predict')
-        if self.test_cfg.get('flip_test', False) and self._flip_in_one_batch(
-                inputs.device):
+        if not self.test_cfg.get('flip_test', False):
+            feats = self.extract_feat(inputs)
+        elif self._flip_in_one_batch(inputs.device):
             n = inputs.shape[0]
             both = self.extract_feat(torch.cat([inputs, inputs.flip(-1)]))
             feats = [tuple(f[:n] for f in both), tuple(f[n:] for f in both)]
-        elif self.test_cfg.get('flip_test', False):
+        else:
             feats = [self.extract_feat(inputs),
                      self.extract_feat(inputs.flip(-1))]
-        else:
-            feats = self.extract_feat(inputs)
         preds = self.head.predict(feats, data_samples, test_cfg=self.test_cfg)
         instances, fields = preds if isinstance(preds, tuple) else (preds,
                                                                     None)
