@@ -67,35 +67,16 @@ def reduced_to_full_matrix(reduction: int) -> np.ndarray:
                      [0., 0., 1.]])
 
 
-def read_image(path: str,
-               reduction: int = 1,
-               context: Optional[str] = None) -> np.ndarray:
-    """Read a colour image (BGR, uint8, 3 channels) at 1/``reduction`` size.
-
-    Grayscale, RGBA and 16-bit images are converted to 8-bit BGR; EXIF
-    orientation is applied (as ``cv2.imread``).
-
-    Args:
-        path (str): Image file.
-        reduction (int): 1, 2, 4 or 8.
-        context (str | None): Appended to error messages (e.g. which
-            annotation asked for the image).
-
-    Returns:
-        np.ndarray: (H', W', 3) uint8 with ``H' = ceil(H / reduction)``.
-
-    Raises:
-        ImageReadError: The file is missing, empty, truncated or corrupt.
-    """
-    return read_image_sized(path, reduction, context)[0]
-
-
 def read_image_sized(path: str,
                      reduction: int = 1,
                      context: Optional[str] = None,
                      use_simplejpeg: bool = True
                      ) -> Tuple[np.ndarray, Optional[Tuple[int, int]]]:
-    """:func:`read_image`, also returning the full-size (H, W).
+    """Read a colour image (BGR, uint8, 3 channels) at 1/``reduction`` size
+    and the full image's size.
+
+    Grayscale, RGBA and 16-bit images are converted to 8-bit BGR; EXIF
+    orientation is applied (as ``cv2.imread``).
 
     Args:
         path (str): Image file.
@@ -104,9 +85,10 @@ def read_image_sized(path: str,
         use_simplejpeg (bool): Allow the simplejpeg decoder (if installed).
 
     Returns:
-        tuple: The (H', W', 3) uint8 image and the full image's (H, W)
-        after EXIF orientation, or None when ``reduction > 1`` and the file
-        is not a JPEG (the caller must then read the size otherwise).
+        tuple: The (H', W', 3) uint8 image, ``H' = ceil(H / reduction)``,
+        and the full image's (H, W) after EXIF orientation, or None when
+        ``reduction > 1`` and the file is not a JPEG (the caller must then
+        read the size otherwise).
 
     Raises:
         ImageReadError: The file is missing, empty, truncated or corrupt.
