@@ -87,8 +87,8 @@ def read_image_sized(path: str,
     Returns:
         tuple: The (H', W', 3) uint8 image, ``H' = ceil(H / reduction)``,
         and the full image's (H, W) after EXIF orientation, or None when
-        ``reduction > 1`` and the file is not a JPEG (the caller must then
-        read the size otherwise).
+        ``reduction > 1`` and the file is not a JPEG whose header Pillow
+        reads (the caller must then read the size otherwise).
 
     Raises:
         ImageReadError: The file is missing, empty, truncated or corrupt.
@@ -97,9 +97,11 @@ def read_image_sized(path: str,
     if reduction not in _REDUCED_FLAGS:
         raise ValueError(f'reduction must be 1, 2, 4 or 8, got {reduction}')
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        with open(path, 'rb') as f:
+            raw = f.read()
     except OSError as e:
         raise ImageReadError(f'cannot read image {path}{where}: {e}') from e
+    data = np.frombuffer(raw, np.uint8)
     if data.size == 0:
         raise ImageReadError(f'image file {path} is empty (0 bytes){where}')
     is_jpeg = data.size >= 2 and data[0] == 0xFF and data[1] == 0xD8
@@ -107,7 +109,7 @@ def read_image_sized(path: str,
         raise ImageReadError(
             f'image file {path} is a truncated JPEG (no end-of-image '
             f'marker, {data.size} bytes){where}')
-    header = parse_jpeg_header(data) if is_jpeg else None
+    header = parse_jpeg_header(raw) if is_jpeg else None
     img = None
     if use_simplejpeg and _simplejpeg_can_decode(header):
         img = _decode_simplejpeg(data, reduction, header)
