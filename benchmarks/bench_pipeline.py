@@ -13,9 +13,10 @@ x[0.75, 1.25], rotation within +-60 degrees with probability 0.4, flip 0.5.
   ``RandomBBoxTransform``, ``TopdownAffine``, ``GenerateTarget(MSRAHeatmap)``,
   ``PackPoseInputs`` (MMPose's MPII config, augmentation set as above).
 
-Details: ours without reduced decode (what the decode saves), and the check
-that with flip and reduced decode off our crop equals ``TopdownAffine``'s
-for the same centre, scale and rotation.
+Details: ours without reduced decode (what the decode saves). That with
+flip and reduced decode off our crop equals ``TopdownAffine``'s for the
+same centre, scale and rotation is tested in
+``tests/test_mmpose_equivalence.py``.
 """
 import json
 import tempfile
@@ -131,36 +132,6 @@ def breakdown(ds) -> Dict[str, float]:
             for t in timed}
 
 
-def check_crop(ann: Path, num: int = 6) -> Dict[str, float]:
-    """Our crop vs TopdownAffine's on the same centre, scale, rotation
-    (flip off, full decode): max abs pixel and keypoint differences."""
-    from mmpose.datasets.transforms import TopdownAffine
-    from mmhg_plugin.datasets.transforms import MPIITopdownAffine
-    rng = np.random.default_rng(3)
-    entries = json.loads(ann.read_text())[:num]
-    px, kp, share = 0., 0., 0.
-    for e in entries:
-        img = cv2.imread(str(ann.parent / 'images' / e['image']))
-        center = np.array([e['center']], np.float32)
-        box = np.full((1, 2), e['scale'] * 200., np.float32)
-        joints = np.array([e['joints']], np.float32)
-        rot, s = float(rng.uniform(-60, 60)), float(rng.uniform(.75, 1.25))
-        ours = MPIITopdownAffine(INPUT, scale_padding=1.25,
-                                 keypoint_index_base=0., reduced_decode=False)
-        ours._sample_augmentation = lambda: (s, rot, False)
-        a = ours.transform(dict(img=img, bbox_center=center, bbox_scale=box,
-                                keypoints=joints))
-        b = TopdownAffine(INPUT).transform(dict(
-            img=img, bbox_center=center, bbox_scale=box * 1.25 * s,
-            bbox_rotation=np.array([rot]), keypoints=joints))
-        d = np.abs(a['img'].astype(int) - b['img'].astype(int))
-        px, share = max(px, float(d.max())), max(share, float((d > 0).mean()))
-        kp = max(kp, float(np.abs(a['transformed_keypoints']
-                                  - b['transformed_keypoints']).max()))
-    return dict(crop_max_abs_diff=px, crop_share_of_pixels_differing=share,
-                crop_keypoint_max_abs_diff=kp)
-
-
 def run(quick: bool, log=print) -> List[Result]:
     num = 48 if quick else 64  # fewer images: noisier ratios (+-6% at 24)
     repeats = 7 if quick else 9
@@ -189,7 +160,6 @@ def run(quick: bool, log=print) -> List[Result]:
                                 repeats=repeats, warmup=1)
             per_transform = {k: breakdown(sets[k]) for k in ('ours',
                                                              'mmpose')}
-            checks = check_crop(ann)
             sample = sets['ours'][0]
             shapes = dict(inputs=tuple(sample['inputs'].shape),
                           heatmaps=tuple(
@@ -203,6 +173,6 @@ def run(quick: bool, log=print) -> List[Result]:
         '>= 2', images=f'{num} JPEGs {SIZE[0]}x{SIZE[1]}, MPII scale 1-4',
         ours_without_reduced_decode_samples_per_s=full_rate,
         threads='torch 1, OpenCV 1 (as in a dataloader worker)',
-        ms_per_transform=per_transform, output_shapes=shapes, **checks)
+        ms_per_transform=per_transform, output_shapes=shapes)
     log(f'  {result.name}: {result.ratio:.2f}x')
     return [result]

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from mmhg_plugin.codecs import HourglassHeatmap, decode_heatmaps
+from mmhg_plugin.codecs.hourglass_heatmap import decode_heatmaps_numpy
 from mmhg_plugin.codecs.coordinates import heatmap_to_input, input_to_heatmap
 from mmhg_plugin.datasets.transforms import crop_matrix
 
@@ -89,10 +90,101 @@ def test_round_trip_through_crop(rotation, crop):
     assert err_hm_px.mean() < 0.22, err_hm_px.mean()  # expected ~0.19
 
 
-def test_batch_decode_matches_single_decode():
-    hm = torch.rand(3, 16, 64, 64)
-    kpts, scores = CODEC.batch_decode(hm)
+def _reference_decode(hm: np.ndarray, refine: bool = True) -> tuple:
+    """The decoding rule written out pixel by pixel: the first maximum in
+    raster order, then (``refine``) 0.25 px along each axis toward the
+    higher of the two neighbours (none on a tie, none on the border of
+    that axis)."""
+    B, K, H, W = hm.shape
+    xy, scores = np.zeros((B, K, 2)), np.zeros((B, K))
+    for b in range(B):
+        for k in range(K):
+            m = hm[b, k].tolist()
+            best, bx, by = m[0][0], 0, 0
+            for y in range(H):
+                for x in range(W):
+                    if m[y][x] > best:
+                        best, bx, by = m[y][x], x, y
+            fx, fy = float(bx), float(by)
+            if refine and 0 < bx < W - 1 and m[by][bx + 1] != m[by][bx - 1]:
+                fx += 0.25 if m[by][bx + 1] > m[by][bx - 1] else -0.25
+            if refine and 0 < by < H - 1 and m[by + 1][bx] != m[by - 1][bx]:
+                fy += 0.25 if m[by + 1][bx] > m[by - 1][bx] else -0.25
+            xy[b, k], scores[b, k] = (fx, fy), best
+    return xy, scores
+
+
+def _tricky_heatmaps(batch: int, joints: int, h: int, w: int,
+                     seed: int) -> np.ndarray:
+    """(batch, joints, h, w) float32 maps that exercise every branch: smooth
+    random maps, maps of few levels (ties of the maximum and of the two
+    neighbours), all-equal maps, negative maps, and maxima on every
+    border, corner and next to them."""
+    rng = np.random.default_rng(seed)
+    hm = rng.random((batch, joints, h, w)).astype(np.float32)
+    hm[:, 1::4] = rng.integers(0, 3, hm[:, 1::4].shape)  # ties
+    hm[:, 2::4] -= 2.                                    # all below zero
+    spots = [(0, 0), (0, w - 1), (h - 1, 0), (h - 1, w - 1), (0, w // 2),
+             (h - 1, w // 3), (h // 2, 0), (h // 3, w - 1), (1, 1),
+             (h - 2, w - 2), (1, w // 2), (h // 2, w - 2)]
+    for b in range(batch):
+        for k in range(3, joints, 4):
+            y, x = spots[(b * joints + k) % len(spots)]
+            hm[b, k, y, x] = 5.
+            if (b + k) % 2 and 0 < x < w - 1:  # tied neighbours in x
+                hm[b, k, y, x - 1] = hm[b, k, y, x + 1]
+    hm[0, 0] = 0.7                                       # all equal
+    return hm
+
+
+@pytest.mark.parametrize('refine', [True, False])
+def test_numpy_and_torch_decoders_match_the_rule(refine):
+    """The NumPy decoder (CPU) and the torch decoder (other devices) give
+    the reference rule's coordinates and maxima, in a batch and one map at
+    a time, on non-square maps (H != W catches swapped axes)."""
+    hm = _tricky_heatmaps(3, 16, 9, 13, seed=0)
+    want_xy, want_s = _reference_decode(hm, refine)
+    xy_np, s_np = decode_heatmaps_numpy(hm, refine=refine)
+    xy_t, s_t = decode_heatmaps(torch.from_numpy(hm), refine=refine)
+    for xy, s in ((xy_np, s_np), (xy_t.numpy(), s_t.numpy())):
+        np.testing.assert_array_equal(xy, want_xy)
+        np.testing.assert_array_equal(s, want_s.astype(np.float32))
     for b in range(3):
-        k1, s1 = CODEC.decode(hm[b].numpy())
-        np.testing.assert_allclose(kpts[b], k1)
-        np.testing.assert_allclose(scores[b], s1)
+        one_np, _ = decode_heatmaps_numpy(hm[b:b + 1], refine=refine)
+        one_t, _ = decode_heatmaps(torch.from_numpy(hm[b:b + 1]),
+                                   refine=refine)
+        np.testing.assert_array_equal(one_np[0], want_xy[b])
+        np.testing.assert_array_equal(one_t[0].numpy(), want_xy[b])
+    if refine:  # steps of both signs, and a tie inside: no step
+        frac = want_xy % 1
+        assert (frac == .25).any() and (frac == .75).any()
+        x = _reference_decode(hm, False)[0][..., 0]
+        assert ((x > 0) & (x < 12) & (want_xy[..., 0] == x)).any()
+
+
+def test_batch_decode_matches_single_decode_and_the_rule():
+    """``batch_decode`` of a batch, ``decode`` of each map and the torch
+    decoder agree with the reference rule in input space."""
+    hm = _tricky_heatmaps(3, 16, 64, 64, seed=1)
+    want_xy, want_s = _reference_decode(hm)
+    kpts, scores = CODEC.batch_decode(torch.from_numpy(hm))
+    xy_t, _ = decode_heatmaps(torch.from_numpy(hm))
+    assert len(kpts) == len(scores) == 3
+    for b in range(3):
+        want = heatmap_to_input(want_xy[b], 4.)
+        k1, s1 = CODEC.decode(hm[b])
+        for k, s in ((kpts[b], scores[b]), (k1, s1)):
+            assert k.shape == (1, 16, 2) and s.shape == (1, 16)
+            np.testing.assert_array_equal(k[0], want)
+            np.testing.assert_array_equal(s[0], want_s[b])
+        np.testing.assert_array_equal(
+            heatmap_to_input(xy_t[b].numpy(), 4.), want)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+def test_batch_decode_on_the_gpu_matches_the_cpu():
+    hm = _tricky_heatmaps(3, 16, 64, 64, seed=2)
+    k_cpu, s_cpu = CODEC.batch_decode(torch.from_numpy(hm))
+    k_gpu, s_gpu = CODEC.batch_decode(torch.from_numpy(hm).cuda())
+    np.testing.assert_array_equal(np.stack(k_gpu), np.stack(k_cpu))
+    np.testing.assert_array_equal(np.stack(s_gpu), np.stack(s_cpu))

@@ -1,6 +1,6 @@
-"""Image reading: the JPEG header parser and the simplejpeg fast path give
-exactly what OpenCV gives, and everything simplejpeg must not decode goes
-to OpenCV."""
+"""Image reading: the JPEG header (read by Pillow) and the simplejpeg fast
+path give exactly what OpenCV gives, and everything simplejpeg must not
+decode goes to OpenCV."""
 import struct
 
 import cv2
@@ -44,12 +44,15 @@ def _jpeg(img: np.ndarray, sampling: str = '420',
 
 
 def _with_exif_orientation(jpeg: bytes, orientation: int,
-                           endian: str = '<') -> bytes:
-    """Insert an APP1 EXIF segment whose IFD0 holds only Orientation."""
+                           endian: str = '<', long: bool = False) -> bytes:
+    """Insert an APP1 EXIF segment whose IFD0 holds only Orientation, as a
+    SHORT (the standard) or a LONG (some writers)."""
     mark = b'II' if endian == '<' else b'MM'
     tiff = mark + struct.pack(endian + 'HI', 42, 8)
     tiff += struct.pack(endian + 'H', 1)
-    tiff += struct.pack(endian + 'HHIHH', 0x0112, 3, 1, orientation, 0)
+    value = (struct.pack(endian + 'I', orientation) if long else
+             struct.pack(endian + 'HH', orientation, 0))
+    tiff += struct.pack(endian + 'HHI', 0x0112, 4 if long else 3, 1) + value
     tiff += struct.pack(endian + 'I', 0)
     payload = b'Exif\0\0' + tiff
     app1 = b'\xff\xe1' + struct.pack('>H', len(payload) + 2) + payload
@@ -128,6 +131,23 @@ def test_exif_rotated_jpeg_goes_to_opencv_and_reports_rotated_size(
     np.testing.assert_array_equal(got, want)
     assert want.shape[:2] == (-(-320 // reduction), -(-200 // reduction))
     assert shape == (320, 200)
+
+
+@pytest.mark.parametrize('orientation,long', [(6, True), (8, False),
+                                              (9, False), (0, False)])
+def test_orientation_is_the_one_opencv_applies(tmp_path, orientation, long):
+    """Stored as a LONG it still rotates (in OpenCV too); values outside
+    1-8 are ignored."""
+    data = _with_exif_orientation(_jpeg(_photo(200, 320)), orientation,
+                                  long=long)
+    full = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert full.shape[:2] == ((320, 200) if orientation in (6, 8) else
+                              (200, 320))
+    assert parse_jpeg_header(data).displayed_shape == full.shape[:2]
+    got, shape = read_image_sized(_write(tmp_path, 'o.jpg', data), 2)
+    np.testing.assert_array_equal(got, cv2.imdecode(
+        np.frombuffer(data, np.uint8), cv2.IMREAD_REDUCED_COLOR_2))
+    assert shape == full.shape[:2]
 
 
 def test_cmyk_jpeg_and_png_go_to_opencv(tmp_path, monkeypatch):

@@ -67,35 +67,16 @@ def reduced_to_full_matrix(reduction: int) -> np.ndarray:
                      [0., 0., 1.]])
 
 
-def read_image(path: str,
-               reduction: int = 1,
-               context: Optional[str] = None) -> np.ndarray:
-    """Read a colour image (BGR, uint8, 3 channels) at 1/``reduction`` size.
-
-    Grayscale, RGBA and 16-bit images are converted to 8-bit BGR; EXIF
-    orientation is applied (as ``cv2.imread``).
-
-    Args:
-        path (str): Image file.
-        reduction (int): 1, 2, 4 or 8.
-        context (str | None): Appended to error messages (e.g. which
-            annotation asked for the image).
-
-    Returns:
-        np.ndarray: (H', W', 3) uint8 with ``H' = ceil(H / reduction)``.
-
-    Raises:
-        ImageReadError: The file is missing, empty, truncated or corrupt.
-    """
-    return read_image_sized(path, reduction, context)[0]
-
-
 def read_image_sized(path: str,
                      reduction: int = 1,
                      context: Optional[str] = None,
                      use_simplejpeg: bool = True
                      ) -> Tuple[np.ndarray, Optional[Tuple[int, int]]]:
-    """:func:`read_image`, also returning the full-size (H, W).
+    """Read a colour image (BGR, uint8, 3 channels) at 1/``reduction`` size
+    and the full image's size.
+
+    Grayscale, RGBA and 16-bit images are converted to 8-bit BGR; EXIF
+    orientation is applied (as ``cv2.imread``).
 
     Args:
         path (str): Image file.
@@ -104,9 +85,10 @@ def read_image_sized(path: str,
         use_simplejpeg (bool): Allow the simplejpeg decoder (if installed).
 
     Returns:
-        tuple: The (H', W', 3) uint8 image and the full image's (H, W)
-        after EXIF orientation, or None when ``reduction > 1`` and the file
-        is not a JPEG (the caller must then read the size otherwise).
+        tuple: The (H', W', 3) uint8 image, ``H' = ceil(H / reduction)``,
+        and the full image's (H, W) after EXIF orientation, or None when
+        ``reduction > 1`` and the file is not a JPEG whose header Pillow
+        reads (the caller must then read the size otherwise).
 
     Raises:
         ImageReadError: The file is missing, empty, truncated or corrupt.
@@ -115,9 +97,11 @@ def read_image_sized(path: str,
     if reduction not in _REDUCED_FLAGS:
         raise ValueError(f'reduction must be 1, 2, 4 or 8, got {reduction}')
     try:
-        data = np.fromfile(path, dtype=np.uint8)
+        with open(path, 'rb') as f:
+            raw = f.read()
     except OSError as e:
         raise ImageReadError(f'cannot read image {path}{where}: {e}') from e
+    data = np.frombuffer(raw, np.uint8)
     if data.size == 0:
         raise ImageReadError(f'image file {path} is empty (0 bytes){where}')
     is_jpeg = data.size >= 2 and data[0] == 0xFF and data[1] == 0xD8
@@ -125,7 +109,7 @@ def read_image_sized(path: str,
         raise ImageReadError(
             f'image file {path} is a truncated JPEG (no end-of-image '
             f'marker, {data.size} bytes){where}')
-    header = parse_jpeg_header(data) if is_jpeg else None
+    header = parse_jpeg_header(raw) if is_jpeg else None
     img = None
     if use_simplejpeg and _simplejpeg_can_decode(header):
         img = _decode_simplejpeg(data, reduction, header)
