@@ -300,3 +300,14 @@ def test_norm_init_applies_to_group_norm_and_rejects_unknown():
     assert 0 <= w.min() and w.max() < 1 and w.std() > 0.25
     with pytest.raises(ValueError, match='norm_init must be one of'):
         StackedHourglass(num_stacks=1, norm_init='lua')
+
+
+def test_torch7_norm_init_survives_init_weights():
+    # mmengine's runner calls init_weights() after building the model
+    torch.manual_seed(0)
+    net = StackedHourglass(num_stacks=1, feat_channels=32,
+                           stem_channels=(16, 32), norm_init='torch7')
+    before = [m.weight.detach().clone() for m in _norms(net)]
+    net.init_weights()
+    for m, w in zip(_norms(net), before):
+        torch.testing.assert_close(m.weight.detach(), w, rtol=0, atol=0)
