@@ -12,6 +12,8 @@ from mmpose.registry import TRANSFORMS
 from PIL import Image
 
 from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
+from .augment_laws import (LUA_SCALE_CLIP, LUA_SCALE_SIGMA, check_scale_law,
+                           sample_scale_factor)
 from .crop_geometry import crop_matrix
 from .image_io import (BadSampleError, ImageReadError, choose_reduction,
                        read_image_sized, reduced_to_full_matrix)
@@ -27,8 +29,9 @@ class MPIITopdownAffine(BaseTransform):
     The crop is the square (or input-shaped) box of side ``bbox_scale *
     scale_padding`` (MPII: ``200 * scale * 1.25``) around ``bbox_center``,
     warped by one affine (:func:`crop_matrix`) applied to the image and the
-    keypoints alike. Training augmentation, as the original: scale factor
-    ``U(scale_range)``, rotation ``clip(N(0, rotate_std), +-rotate_max)``
+    keypoints alike. Training augmentation: scale factor ``U(scale_range)``
+    (the paper; ``scale_law='lua'``: the Lua code's log-normal law), rotation
+    ``clip(N(0, rotate_std), +-rotate_max)``
     with probability ``rotate_prob``, horizontal flip with probability
     ``flip_prob`` (left/right joints swapped by ``flip_indices``). Without
     augmentation parameters the crop is deterministic (validation, test).
@@ -85,6 +88,12 @@ class MPIITopdownAffine(BaseTransform):
         flip_prob (float): Probability of a horizontal flip.
         reduced_decode (bool): Decode large JPEGs at reduced size.
         on_bad_sample (str): ``'raise'`` (default) or ``'skip'``.
+        scale_law (str): Law of the scale factor (:mod:`.augment_laws`):
+            ``'uniform'`` (default) draws ``U(scale_range)``; ``'lua'``
+            draws the Lua code's ``2 ** clip(N(0, scale_sigma),
+            +-scale_clip)`` and needs ``scale_range=None``.
+        scale_sigma (float): Std of the log2 factor (``'lua'``).
+        scale_clip (float): Clip of the log2 factor (``'lua'``).
     """
 
     def __init__(self,
@@ -98,8 +107,15 @@ class MPIITopdownAffine(BaseTransform):
                  rotate_prob: float = 0.,
                  flip_prob: float = 0.,
                  reduced_decode: bool = True,
-                 on_bad_sample: str = 'raise') -> None:
+                 on_bad_sample: str = 'raise',
+                 scale_law: str = 'uniform',
+                 scale_sigma: float = LUA_SCALE_SIGMA,
+                 scale_clip: float = LUA_SCALE_CLIP) -> None:
         super().__init__()
+        check_scale_law(scale_law, scale_range, scale_sigma, scale_clip)
+        self.scale_law = scale_law
+        self.scale_sigma = float(scale_sigma)
+        self.scale_clip = float(scale_clip)
         if on_bad_sample not in BAD_SAMPLE_POLICIES:
             raise ValueError(f'on_bad_sample must be one of '
                              f'{BAD_SAMPLE_POLICIES}, got {on_bad_sample!r}')
@@ -130,8 +146,8 @@ class MPIITopdownAffine(BaseTransform):
     @cache_randomness
     def _sample_augmentation(self) -> Tuple[float, float, bool]:
         """Draw (scale factor, rotation in degrees, flip) for one sample."""
-        scale = 1. if self.scale_range is None else float(
-            np.random.uniform(*self.scale_range))
+        scale = sample_scale_factor(self.scale_law, self.scale_range,
+                                    self.scale_sigma, self.scale_clip)
         rotation = 0.
         if self.rotate_prob > 0 and np.random.rand() < self.rotate_prob:
             rotation = float(
@@ -283,4 +299,7 @@ class MPIITopdownAffine(BaseTransform):
                 f'rotate_prob={self.rotate_prob}, '
                 f'flip_prob={self.flip_prob}, '
                 f'reduced_decode={self.reduced_decode}, '
-                f'on_bad_sample={self.on_bad_sample!r})')
+                f'on_bad_sample={self.on_bad_sample!r}, '
+                f'scale_law={self.scale_law!r}, '
+                f'scale_sigma={self.scale_sigma}, '
+                f'scale_clip={self.scale_clip})')

@@ -9,6 +9,7 @@ from mmpose.registry import MODELS
 from torch import Tensor, nn
 
 from mmhg_plugin.models.utils.checkpointing import checkpoint_module_call
+from mmhg_plugin.models.utils.norm_init import NORM_INITS, init_norms
 from mmhg_plugin.utils.typing import NormCfg
 from .hourglass_blocks import Hourglass, PreActResidual, _norm
 
@@ -102,8 +103,14 @@ class StackedHourglass(BaseModule):
         frozen_stages (int): Stages to freeze: 0 is the stem, ``i >= 1`` is
             stack ``i - 1`` with its remap convolutions; -1 freezes nothing.
         norm_eval (bool): Keep norm layers in eval mode while training.
+        norm_init (str): Initial norm weights: ``'pytorch'`` (default,
+            weight 1, bias 0) or ``'torch7'`` (weight ``U(0, 1)``, bias 0:
+            Torch7's ``nn.SpatialBatchNormalization``, which the Lua original
+            used). See :mod:`mmhg_plugin.models.utils.norm_init`.
         init_cfg (dict | list | None): Initialisation config. Defaults to
-            None: PyTorch's default init, which matches Torch7's.
+            None: PyTorch's default init. Its convolutions draw from
+            ``U(+-1/sqrt(fan_in))``, Torch7's law; its norms differ from
+            Torch7's unless ``norm_init='torch7'``.
 
     Note:
         Input (B, in_channels, H, W) with H and W divisible by
@@ -124,10 +131,14 @@ class StackedHourglass(BaseModule):
                  with_cp: bool = False,
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 norm_init: str = 'pytorch') -> None:
         super().__init__(init_cfg=init_cfg)
         if num_stacks < 1:
             raise ValueError(f'num_stacks must be >= 1, got {num_stacks}')
+        if norm_init not in NORM_INITS:
+            raise ValueError(f'norm_init must be one of {NORM_INITS}, got '
+                             f'{norm_init!r}')
         if not -1 <= frozen_stages <= num_stacks:
             raise ValueError(f'frozen_stages must be in [-1, {num_stacks}], '
                              f'got {frozen_stages}')
@@ -167,6 +178,8 @@ class StackedHourglass(BaseModule):
         self.merge_heatmaps = nn.ModuleList(
             nn.Conv2d(num_keypoints, feat_channels, 1)
             for _ in range(num_stacks - 1)) if num_keypoints else None
+        init_norms(self, norm_init)
+        self.norm_init = norm_init
         self._freeze_stages()
 
     @property
