@@ -259,7 +259,7 @@ def test_plan_demo_measures_and_writes_the_plan(synth_tiny, tmp_path):
     cfg = Config.fromfile(plan['planned_config'])
     assert cfg.train_cfg.max_epochs == epochs
     assert cfg.param_scheduler[-1].T_max == epochs
-    assert cfg.train_dataloader.dataset.data_root == str(synth_tiny)
+    assert cfg.train_dataloader.dataset.data_root == str(synth_tiny.resolve())
     assert f'chosen: hg2_96px_fp32 (fp32), {epochs} epochs' in proc.stdout
     assert f'{1000 * m["s_per_iter"]:.0f} ms/iter' in proc.stdout
 
