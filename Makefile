@@ -10,7 +10,8 @@ setup:
 test: setup
 	$(PY) -m pytest -q tests
 
-# Generate the synthetic MPII data if missing, train the demo config, evaluate it with
+# Generate the synthetic MPII data if missing, plan the demo for this machine (recipe
+# and epochs within DEMO_BUDGET_MIN, default 12), train it, evaluate it with
 # flip test, print the PCKh table and save pictures under work_dirs/demo_hg2_synth_mpii.
 demo: setup
 	bash tools/run_demo.sh

@@ -1,30 +1,29 @@
 #!/usr/bin/env bash
 # The README's main command (make demo): on a fresh clone, after tools/setup_env.sh,
 #   1. generate the synthetic MPII data if missing (data/synth_mpii, ~2 min),
-#   2. train the demo config (progress, loss and ETA every 100 iterations):
-#      configs/demo_hg2_synth_mpii.py (128 px, bfloat16 autocast) where the CPU computes
-#      bfloat16 natively (AMX / AVX512-BF16) or a GPU is there, else
-#      configs/demo_hg2_synth_mpii_fp32.py (96 px, float32), so it fits ~15 minutes on both,
-#   3. evaluate the last checkpoint with flip test and print the PCKh table,
-#   4. save pictures under the work dir: predicted skeletons on validation images,
-#      every stack's heatmaps for one person, and the training curves.
-# Environment: DEMO_CONFIG (overrides that choice), WORK_DIR (default work_dirs/demo_hg2_synth_mpii), DATA_ROOT
+#   2. plan the run for this machine (tools/misc/plan_demo.py, under a minute): time a few
+#      training iterations and validation batches of each candidate recipe
+#      (configs/demo_hg2_synth_mpii.py, 128 px bfloat16, only where bfloat16 is native;
+#      configs/demo_hg2_synth_mpii_fp32.py, 96 px float32), choose the recipe and size its
+#      epochs, validations and cosine decay so that training ends within the budget;
+#      print the choice and why; write $WORK/plan.json and $WORK/demo_planned.py,
+#   3. train demo_planned.py (progress, loss and ETA every 100 iterations),
+#   4. evaluate the last checkpoint with flip test and print the PCKh table,
+#   5. save pictures under the work dir: predicted skeletons on validation images,
+#      every stack's heatmaps for one person, and the training curves; the summary names
+#      the recipe and precision that produced the table.
+# Environment: DEMO_BUDGET_MIN (training budget, validations included, default 12),
+# DEMO_PRECISION=fp32 (or bf16: plan among the recipes of that precision only),
+# DEMO_CONFIG (train this config as it is, no planning), WORK_DIR (default work_dirs/demo_hg2_synth_mpii), DATA_ROOT
 # (default data/synth_mpii), DEMO_PROCS (training processes, default 1; N > 1 runs
 # tools/dist_train.sh with N single-threaded processes (gloo on a CPU) and the batch
-# split between them: on 2 cores, 2 x 4 images ran no faster than 1 x 8),
+# split between them: on 2 cores, 2 x 4 images ran no faster than 1 x 8; the plan
+# assumes 1),
 # EXTRA_ARGS (passed to tools/train.py, e.g. --cfg-options ...).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 PY="$ROOT/.venv/bin/python"
-if [[ -n "${DEMO_CONFIG:-}" ]]; then
-    CONFIG=$DEMO_CONFIG
-elif "$PY" -c 'import sys, torch; from mmhg_plugin.models.utils.autocast import has_native_bf16 as n; sys.exit(0 if torch.cuda.is_available() or n(torch.device("cpu")) else 1)'; then
-    CONFIG=configs/demo_hg2_synth_mpii.py
-else
-    CONFIG=configs/demo_hg2_synth_mpii_fp32.py
-    echo "[demo] this CPU has no native bfloat16 (AMX / AVX512-BF16): $CONFIG (96 px, float32)"
-fi
 WORK=${WORK_DIR:-work_dirs/demo_hg2_synth_mpii}
 DATA=${DATA_ROOT:-data/synth_mpii}
 PICS="$WORK/pictures"
@@ -43,6 +42,21 @@ if [[ ! -f "$DATA/annotations/mpii_val.json" ]]; then
     say "generating synthetic MPII into $DATA"
     "$PY" tools/dataset_converters/make_synthetic_mpii.py --out "$DATA" \
         --train 4000 --val 500 --seed 0
+fi
+
+if [[ -n "${DEMO_CONFIG:-}" ]]; then
+    CONFIG=$DEMO_CONFIG
+    rm -f "$WORK/plan.json"
+    say "DEMO_CONFIG: training $CONFIG as it is (no plan)"
+else
+    BUDGET_MIN=${DEMO_BUDGET_MIN:-12}
+    PLAN_OPTS=(--budget-min "$BUDGET_MIN" --data-root "$DATA" --work-dir "$WORK")
+    if [[ -n "${DEMO_PRECISION:-}" ]]; then
+        PLAN_OPTS+=(--force-precision "$DEMO_PRECISION")
+    fi
+    say "planning the demo for this machine: $BUDGET_MIN min of training"
+    "$PY" tools/misc/plan_demo.py "${PLAN_OPTS[@]}"
+    CONFIG="$WORK/demo_planned.py"
 fi
 
 CORES=$(nproc)
@@ -89,9 +103,23 @@ EOF
     --out-file "$PICS/image_demo.png" >/dev/null
 
 say "done: training ${train_s}s, evaluation ${test_s}s"
-"$PY" - "$WORK/test/pckh.json" <<'EOF'
-import json, sys
+"$PY" - "$WORK/test/pckh.json" "$WORK/plan.json" "$CONFIG" <<'EOF'
+import json, os, sys
 m = json.load(open(sys.argv[1]))
 print('PCKh@0.5 (flip test) ' + '  '.join(f"{k.split('/')[-1]} {v:.2f}" for k, v in m.items()))
+if os.path.isfile(sys.argv[2]):
+    p = json.load(open(sys.argv[2]))
+    print(f"produced by recipe {p['recipe']} ({os.path.relpath(p['config'])}), precision "
+          f"{p['precision']}, {p['epochs']} epochs planned to train in {p['predicted_s']:.0f} s "
+          f"of a {p['budget_s']:.0f} s budget"
+          + ('' if p['reaches_target'] else f" (planned below its target PCKh {p['target_pckh']:g})"))
+else:
+    import torch
+    from mmengine.config import Config
+    from mmhg_plugin.models.utils.autocast import autocast_dtype
+    dtype = autocast_dtype(Config.fromfile(sys.argv[3]).model.get('autocast'),
+                           torch.device('cuda' if torch.cuda.is_available() else 'cpu'))
+    precision = {None: 'fp32', torch.bfloat16: 'bf16', torch.float16: 'fp16'}[dtype]
+    print(f'produced by {sys.argv[3]} (DEMO_CONFIG, not planned), precision {precision}')
 EOF
 echo "pictures: $PICS/predictions/*.jpg $PICS/stack_heatmaps.png $PICS/curves.png $PICS/image_demo.png"
