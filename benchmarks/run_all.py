@@ -13,9 +13,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine_info, pin_threads, table, write_json  # noqa: E402
 

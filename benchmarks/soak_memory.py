@@ -32,11 +32,7 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402

@@ -10,11 +10,7 @@ checkpoint. A checkpoint without it is refused (MMPose would silently fall back
 to COCO's 17 points). Without ``--bbox`` the whole image is the person box.
 """
 import argparse
-import sys
-from pathlib import Path
 from typing import Optional, Sequence
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402

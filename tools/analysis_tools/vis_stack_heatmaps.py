@@ -24,11 +24,8 @@ Figure (PNG, no display needed), a grid of square cells:
 CHECKPOINT ``none`` runs randomly initialised weights (for smoke tests).
 """
 import argparse
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import matplotlib  # noqa: E402
 
