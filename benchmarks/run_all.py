@@ -14,6 +14,10 @@ import os
 import sys
 import time
 
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
+
 from common import machine_info, pin_threads, table, write_json  # noqa: E402
 
 TOPICS = ('codec', 'pipeline', 'scaling', 'memory', 'model', 'gpu')

@@ -12,6 +12,10 @@ to COCO's 17 points). Without ``--bbox`` the whole image is the person box.
 import argparse
 from typing import Optional, Sequence
 
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
+
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
 from mmpose.apis import inference_topdown, init_model  # noqa: E402

@@ -10,6 +10,11 @@ import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
+from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
+                                     silence_third_party_deprecations)
+
+silence_third_party_deprecations()  # before anything below can warn
+
 import mmengine  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
@@ -70,6 +75,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     except PreflightError as e:
         raise SystemExit(f'error: {e}') from None
     runner = Runner.from_cfg(cfg)
+    silence_deprecation_logs(runner.logger)
     metrics = runner.test()
     if args.out and is_main_process():
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))

@@ -9,6 +9,11 @@ Many GPUs or nodes: ``bash tools/dist_train.sh CONFIG GPUS [args]``.
 import argparse
 from typing import Optional, Sequence
 
+from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
+                                     silence_third_party_deprecations)
+
+silence_third_party_deprecations()  # before anything below can warn
+
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
@@ -76,6 +81,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except PreflightError as e:
         raise SystemExit(f'error: {e}') from None
     runner = Runner.from_cfg(cfg)
+    silence_deprecation_logs(runner.logger)
     runner.train()
 
 

@@ -22,6 +22,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
+
 import torch  # noqa: E402
 from mmengine.analysis import FlopAnalyzer, parameter_count  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402

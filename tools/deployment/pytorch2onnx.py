@@ -28,6 +28,10 @@ import warnings
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402

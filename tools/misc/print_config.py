@@ -10,6 +10,10 @@ import argparse
 from pathlib import Path
 from typing import List, Optional
 
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
+
 from mmengine.config import Config, DictAction  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registers the plugin's modules)

@@ -26,6 +26,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
+
 import torch  # noqa: E402
 
 import mmhg_plugin  # noqa: E402
