@@ -6,7 +6,7 @@ hg8 at 256x256, inference and training step (RMSprop), batch 32 (quick) or
 - ``tf32``: TF32 matrix maths (``torch.backends.*.allow_tf32``);
 - ``bf16``: ``torch.autocast('cuda', torch.bfloat16)``;
 - ``bf16_channels_last``: and ``model.channels_last=True``;
-- ``shipped``: bf16 + channels_last + ``model.compile=True`` (+ folded
+- ``shipped``: bf16 + channels_last + ``model.torch_compile=True`` (+ folded
   norms for inference).
 
 Each row reports images/s, the achieved multiply-add rate (27.44 GMACs per
@@ -42,7 +42,8 @@ VARIANTS = {
     'bf16': dict(switches={}, tf32=True, bf16=True),
     'bf16_channels_last': dict(switches=dict(channels_last=True), tf32=True,
                                bf16=True),
-    'shipped': dict(switches=dict(channels_last=True, compile=True),
+    'shipped': dict(switches=dict(channels_last=True,
+                                           torch_compile=True),
                     tf32=True, bf16=True),
 }
 

@@ -42,7 +42,6 @@ def _status_kb(field: str) -> int:
 
 def child(with_cp: bool, batch: int, threads: int, stacks: int) -> dict:
     """Measure one setting in this (fresh) process."""
-    sys.path.insert(0, str(HERE))
     from common import pin_threads
     pin_threads(threads)
     import numpy as np

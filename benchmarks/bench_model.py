@@ -6,7 +6,7 @@ Variants (each a config switch of ``StackedHourglassEstimator``):
 - ``eager``: every switch off, float32, NCHW: the baseline.
 - ``channels_last``: ``model.channels_last=True``.
 - ``fuse_norm`` (inference only): ``model.fuse_norm_for_test=True``.
-- ``compile``: ``model.compile=True`` (regional ``torch.compile`` of the
+- ``compile``: ``model.torch_compile=True`` (regional ``torch.compile`` of the
   stem and each stack; compile time reported apart and excluded).
 - ``cl_foreach`` (training): channels-last plus RMSprop's multi-tensor
   update (``optim_wrapper.optimizer.foreach=True``).
@@ -47,18 +47,18 @@ INFER_VARIANTS = {
     'channels_last': dict(channels_last=True),
     'fuse_norm': dict(fuse_norm_for_test=True),
     'cl_fuse': CL_FUSE,
-    'compile': dict(compile=True),
-    'cl_fuse_compile': dict(CL_FUSE, compile=True),
+    'compile': dict(torch_compile=True),
+    'cl_fuse_compile': dict(CL_FUSE, torch_compile=True),
     'bf16': BF16,
     'cl_bf16': dict(BF16, channels_last=True),
     'cl_fuse_bf16': dict(CL_FUSE, **BF16),
-    'cl_fuse_compile_bf16': dict(CL_FUSE, compile=True, **BF16),
+    'cl_fuse_compile_bf16': dict(CL_FUSE, torch_compile=True, **BF16),
 }
 TRAIN_VARIANTS = {
     'eager': dict(),
     'channels_last': dict(channels_last=True),
-    'compile': dict(compile=True),
-    'cl_compile': dict(channels_last=True, compile=True),
+    'compile': dict(torch_compile=True),
+    'cl_compile': dict(channels_last=True, torch_compile=True),
     # optimizer switch (optim_wrapper.optimizer.foreach=True): RMSprop's
     # multi-tensor update instead of its loop over ~1,000 parameters
     'cl_foreach': dict(channels_last=True, optimizer=dict(foreach=True)),
@@ -126,7 +126,7 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
             checks[name], first_s[name] = first_call(
                 lambda: fns[name](capture=True))
     eager_t = first_call(fns['eager'])[1]
-    slow = [n for n in variants if n != 'eager' and 'compile' not in
+    slow = [n for n in variants if n != 'eager' and 'torch_compile' not in
             table[n] and first_s[n] > SLOW_FACTOR * eager_t]
     times = interleaved({n: f for n, f in fns.items() if n not in slow},
                         repeats=repeats, warmup=1)
@@ -140,7 +140,7 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
         details = dict(
             switches=table[name], batch=batch, input=size, first_call_s=first_s[name],
             **_agreement(mode, checks[name], checks['eager']))
-        if 'compile' in table[name]:
+        if 'torch_compile' in table[name]:
             details['compile_s'] = max(first_s[name] - t, 0.)
         if name in slow:
             details['note'] = 'slow: timed once'
@@ -175,7 +175,8 @@ def plan(quick: bool, reason: str) -> List[tuple]:
     for mode, base in (('infer', INFER_VARIANTS), ('train', TRAIN_VARIANTS)):
         table = {k: dict(v) for k, v in base.items()}
         if reason:  # compile fails here: time the rest
-            table = {k: v for k, v in table.items() if 'compile' not in v}
+            table = {k: v for k, v in table.items()
+                     if 'torch_compile' not in v}
         for n in (2, 8):
             if not quick:
                 variants = list(table)

@@ -41,7 +41,7 @@ def randomise(model: nn.Module, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.normal_(0., 0.1)
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)

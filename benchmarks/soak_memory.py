@@ -32,11 +32,12 @@ import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
+                                     silence_third_party_deprecations)
+
+silence_third_party_deprecations()  # before anything below can warn
 
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.hooks import Hook  # noqa: E402
@@ -188,6 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         tmp = tempfile.TemporaryDirectory(prefix='soak_')
     cfg.work_dir = args.work_dir or tmp.name
     runner = Runner.from_cfg(cfg)
+    silence_deprecation_logs(runner.logger)
     probe = MemoryProbe(args.minutes * 60, args.sample_every)
     runner.register_hook(probe)
     print(HEADER, flush=True)

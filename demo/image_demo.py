@@ -10,11 +10,11 @@ checkpoint. A checkpoint without it is refused (MMPose would silently fall back
 to COCO's 17 points). Without ``--bbox`` the whole image is the person box.
 """
 import argparse
-import sys
-from pathlib import Path
 from typing import Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
 
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402

@@ -1,5 +1,4 @@
 """Shared pytest fixtures and helpers."""
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,8 +6,6 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
 
 import mmhg_plugin  # noqa: E402,F401  (registers the modules)
 

@@ -26,6 +26,7 @@ from mmhg_plugin.datasets.transforms import MPIITopdownAffine
 from mmhg_plugin.engine.runner_setup import preflight
 from mmhg_plugin.datasets.transforms.image_io import (BadSampleError,
                                                       ImageReadError)
+from mmhg_plugin.utils.errors import CheckpointFileError, DatasetFilesError
 
 TRAIN_JSON = 'annotations/mpii_train.json'
 VAL_JSON = 'annotations/mpii_val.json'
@@ -132,8 +133,8 @@ def pre_check(root: Path) -> str:
     cfg.work_dir, cfg.load_from, cfg.resume = str(root / 'wd'), None, False
     try:
         preflight(cfg, ('train_dataloader', 'val_dataloader'))
-    except SystemExit as e:
-        return str(e.code)
+    except DatasetFilesError as e:
+        return str(e)
     return ''
 
 
@@ -389,3 +390,27 @@ def test_clean_data_passes_and_skip_is_bounded(root, capsys):
         dataset(root, skip=True, max_refetch=3)[0]
     with pytest.raises(ImageReadError):
         dataset(root)[5]
+
+
+def test_preflight_refuses_missing_or_truncated_checkpoint(tmp_path):
+    cfg = Config(dict(work_dir=str(tmp_path / 'wd')))    # no dataloaders
+    good = tmp_path / 'good.pth'
+    torch.save({'state_dict': {'w': torch.arange(1000.)}}, good)
+    preflight(cfg, (), str(good))                        # passes
+    missing = tmp_path / 'missing.pth'
+    with pytest.raises(CheckpointFileError,
+                       match=f'checkpoint {missing} does not exist'):
+        preflight(cfg, (), str(missing))
+    cut = tmp_path / 'cut.pth'
+    cut.write_bytes(good.read_bytes()[:len(good.read_bytes()) // 2])
+    with pytest.raises(CheckpointFileError,
+                       match=f'cannot read checkpoint {cut} .truncated'):
+        preflight(cfg, (), str(cut))
+    # the tool turns the error into its message and exit status 1
+    proc = run_tool(['tools/test.py', 'configs/demo_hg2_synth_mpii.py',
+                     str(missing), '--work-dir', str(tmp_path / 'wd'),
+                     '--cfg-options', 'test_dataloader=None'], timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == \
+        f'error: checkpoint {missing} does not exist'
+    assert 'Traceback' not in proc.stderr

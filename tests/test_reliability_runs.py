@@ -28,7 +28,9 @@ from mmhg_plugin.engine.hooks import AtomicCheckpointHook
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
 HERE = Path(__file__).resolve().parent
-ENV = dict(os.environ, PYTHONPATH=f'{HERE}{os.pathsep}{REPO}',
+ENV = dict(os.environ,
+           PYTHONPATH=os.pathsep.join(
+               filter(None, (str(HERE), os.environ.get('PYTHONPATH')))),
            OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 EPOCHS, BATCH = 3, 4
 

@@ -214,7 +214,7 @@ def _compile_or_skip(model, x) -> float:
 def test_compile_switch_gives_the_same_numbers():
     """The shipped inference combination (compile + folded norms +
     channels-last) against the plain path, and compiled training."""
-    plain, fast = pair(compile=True, fuse_norm_for_test=True,
+    plain, fast = pair(torch_compile=True, fuse_norm_for_test=True,
                        channels_last=True)
     x = torch.rand(2, 3, 32, 32)
     _compile_or_skip(fast, x)

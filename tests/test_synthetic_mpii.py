@@ -11,7 +11,6 @@ import pytest
 from scipy.io import loadmat
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from mmhg_plugin.datasets.synthetic import (  # noqa: E402
     JOINT_NAMES, LEFT_JOINTS, MAT_JOINT_NAMES, NUM_JOINTS, RIGHT_JOINTS,

@@ -15,11 +15,16 @@ HG8 = 'configs/hg8_mpii_256.py'
 
 
 def _ok(args: List[str], timeout: float = 300) -> str:
-    """Run a tool, assert exit status 0, return stdout."""
+    """Run a tool, assert exit status 0 and no (third-party) deprecation
+    notice in its output, return stdout."""
     proc = run_tool(args, timeout=timeout)
     assert proc.returncode == 0, (
         f'{args[0]} exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}'
         f'\n--- stderr\n{proc.stderr[-5000:]}')
+    # a word starting with 'deprecat' (not torch's -Wno-deprecated flags)
+    notices = [ln for ln in (proc.stdout + proc.stderr).splitlines()
+               if re.search(r'(?<![-\w])deprecat', ln, re.I)]
+    assert not notices, (args[0], notices)
     return proc.stdout
 
 
@@ -210,6 +215,7 @@ def test_plot_curves_joins_resumed_runs(tmp_path):
     out = _ok(['tools/analysis_tools/plot_curves.py', str(wd), '--out',
                str(out_png)])
     assert 'runs: 20260101_000000, 20260102_000000' in out
+    assert f'saved {out_png} (loss, lr, PCKh/Mean, acc_pose)' in out
     table = [ln.split() for ln in out.splitlines()
              if re.match(r'^\s+\d+\s', ln)]
     header = next(ln.split() for ln in out.splitlines()
@@ -226,11 +232,37 @@ def test_plot_curves_joins_resumed_runs(tmp_path):
                          axis=0)) > 50  # curves in several colours
 
 
+def test_plot_curves_draws_only_panels_with_data(tmp_path):
+    """A log without ``acc_pose`` (as the demo's) gets three panels in a
+    row; one without validation lines two."""
+    from matplotlib.image import imread
+    no_acc = [{k: v for k, v in _train_rec(it, 1, 1. / it).items()
+               if k != 'acc_pose'} for it in (10, 20)]
+    cases = (('with_val', no_acc + [_val_rec(1, 10.)], '(loss, lr, PCKh/Mean)',
+              (400, 1800)),
+             ('train_only', no_acc, '(loss, lr)', (400, 1200)))
+    for name, records, panels, shape in cases:
+        _write_run(tmp_path / name, '20260101_000000', records)
+        out_png = tmp_path / f'{name}.png'
+        out = _ok(['tools/analysis_tools/plot_curves.py',
+                   str(tmp_path / name), '--out', str(out_png)])
+        assert f'saved {out_png} {panels}' in out
+        assert imread(out_png).shape[:2] == shape
+
+
 def test_plot_curves_clear_error_without_log(tmp_path):
     proc = run_tool(['tools/analysis_tools/plot_curves.py', str(tmp_path)],
                     timeout=120)
     assert proc.returncode != 0
     assert 'no mmengine json log' in proc.stderr
+    # validation lines only, none with the asked metric: nothing to draw
+    _write_run(tmp_path / 'wd', '20260101_000000', [_val_rec(1, 10.)])
+    proc = run_tool(['tools/analysis_tools/plot_curves.py',
+                     str(tmp_path / 'wd'), '--metric-prefix', 'AP'],
+                    timeout=120)
+    assert proc.returncode != 0
+    assert 'nothing to plot: the log holds no loss, lr, AP/Mean' in \
+        proc.stderr
 
 
 # --------------------------------------------------------- stack heatmaps

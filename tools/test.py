@@ -7,50 +7,47 @@
 Many GPUs: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [args]``.
 """
 import argparse
-import os
 import os.path as osp
-import sys
-from pathlib import Path
+from typing import Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
+                                     silence_third_party_deprecations)
+
+silence_third_party_deprecations()  # before anything below can warn
 
 import mmengine  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
-from mmhg_plugin.engine.runner_setup import (apply_work_dir,  # noqa: E402
-                                             preflight, setup_launcher)
+from mmhg_plugin.engine.runner_setup import (load_runner_config,  # noqa: E402
+                                             parse_runner_args, preflight,
+                                             setup_launcher)
+from mmhg_plugin.utils.errors import PreflightError  # noqa: E402
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description='Evaluate a pose model')
-    p.add_argument('config', help='test config file')
+def add_test_args(p: argparse.ArgumentParser) -> None:
+    """The arguments only evaluation has."""
     p.add_argument('checkpoint', help='checkpoint file')
-    p.add_argument('--work-dir', help='directory for the evaluation logs')
     p.add_argument('--out', help='save the metrics (.json, .yaml or .pkl)')
     p.add_argument('--dump', help='save every prediction to this .pkl')
     p.add_argument('--show-dir', help='draw predictions into this folder '
                    '(relative to the work dir)')
     p.add_argument('--interval', type=int, default=1,
                    help='draw every n-th sample with --show-dir')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config entries, e.g. a.b=1')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none', help='job launcher')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = p.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command line of this tool (see the module docstring)."""
+    return parse_runner_args('Evaluate a pose model', 'test config file',
+                             'directory for the evaluation logs',
+                             add_test_args, argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
     """Config after the command-line switches."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    apply_work_dir(cfg, args.config, args.work_dir)
+    cfg = load_runner_config(args)
     cfg.load_from = args.checkpoint
     if args.show_dir:
         vis = cfg.default_hooks.visualization
@@ -70,11 +67,15 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv=None) -> dict:
+def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     cfg = build_config(args)
-    preflight(cfg, ('test_dataloader', ), args.checkpoint)
+    try:
+        preflight(cfg, ('test_dataloader', ), args.checkpoint)
+    except PreflightError as e:
+        raise SystemExit(f'error: {e}') from None
     runner = Runner.from_cfg(cfg)
+    silence_deprecation_logs(runner.logger)
     metrics = runner.test()
     if args.out and is_main_process():
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))

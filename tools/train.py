@@ -7,24 +7,25 @@
 Many GPUs or nodes: ``bash tools/dist_train.sh CONFIG GPUS [args]``.
 """
 import argparse
-import os
-import sys
-from pathlib import Path
+from typing import Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
+                                     silence_third_party_deprecations)
 
-from mmengine.config import Config, DictAction  # noqa: E402
+silence_third_party_deprecations()  # before anything below can warn
+
+from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
-from mmhg_plugin.engine.runner_setup import (apply_work_dir,  # noqa: E402
-                                             preflight, setup_launcher)
+from mmhg_plugin.engine.runner_setup import (load_runner_config,  # noqa: E402
+                                             parse_runner_args, preflight,
+                                             setup_launcher)
+from mmhg_plugin.utils.errors import PreflightError  # noqa: E402
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description='Train a pose model')
-    p.add_argument('config', help='train config file')
-    p.add_argument('--work-dir', help='directory for logs and checkpoints')
+def add_train_args(p: argparse.ArgumentParser) -> None:
+    """The flags only training has."""
     p.add_argument(
         '--resume', nargs='?', type=str, const='auto',
         help='resume from CKPT, or from the latest checkpoint in the work '
@@ -35,22 +36,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help='do not evaluate checkpoints during training')
     p.add_argument('--auto-scale-lr', action='store_true',
                    help='scale the lr by total batch / auto_scale_lr base')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction,
-                   help='override config entries, e.g. a.b=1')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none', help='job launcher')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = p.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Command line of this tool (see the module docstring)."""
+    return parse_runner_args('Train a pose model', 'train config file',
+                             'directory for logs and checkpoints',
+                             add_train_args, argv)
 
 
 def build_config(args: argparse.Namespace) -> Config:
     """Config after the command-line switches."""
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    apply_work_dir(cfg, args.config, args.work_dir)
+    cfg = load_runner_config(args)
     if args.amp:
         import torch
         if not torch.cuda.is_available():
@@ -73,14 +70,18 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def main(argv=None) -> None:
+def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
     path = cfg.get('load_from')
     if cfg.get('resume') and path is None:
         path = find_latest_checkpoint(cfg.work_dir)
-    preflight(cfg, ('train_dataloader', 'val_dataloader'), path)
+    try:
+        preflight(cfg, ('train_dataloader', 'val_dataloader'), path)
+    except PreflightError as e:
+        raise SystemExit(f'error: {e}') from None
     runner = Runner.from_cfg(cfg)
+    silence_deprecation_logs(runner.logger)
     runner.train()
 
 

@@ -1,15 +1,78 @@
-"""Config and environment set-up shared by tools/train.py and tools/test.py."""
+"""Command line, config and environment set-up shared by tools/train.py and
+tools/test.py."""
+import argparse
 import os
 import os.path as osp
 import pickle
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 
 from mmhg_plugin.datasets import mpii_checks
+from mmhg_plugin.utils.errors import CheckpointFileError, DatasetFilesError
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
+
+
+#: Job launchers of MMEngine's runner (``--launcher``).
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def parse_runner_args(
+        description: str,
+        config_help: str,
+        work_dir_help: str,
+        add_tool_args: Callable[[argparse.ArgumentParser], None],
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    """Parse the command line of a runner tool (train or test).
+
+    Every runner tool takes MMPose's ``CONFIG``, ``--work-dir``,
+    ``--cfg-options``, ``--launcher`` and ``--local-rank`` (also spelt
+    ``--local_rank``, as ``torch.distributed.launch`` passes it).
+    ``LOCAL_RANK`` is set from ``--local-rank`` unless the launcher set it.
+
+    Args:
+        description (str): The tool's description for ``--help``.
+        config_help (str): Help of the ``config`` argument.
+        work_dir_help (str): Help of ``--work-dir``.
+        add_tool_args (Callable[[ArgumentParser], None]): Adds the tool's
+            own arguments; they come after ``config`` and ``--work-dir`` and
+            before the launch arguments.
+        argv (Sequence[str] | None): Arguments; None reads ``sys.argv``.
+
+    Returns:
+        argparse.Namespace: The arguments.
+    """
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('config', help=config_help)
+    p.add_argument('--work-dir', help=work_dir_help)
+    add_tool_args(p)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction,
+                   help='override config entries, e.g. a.b=1')
+    p.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                   help='job launcher')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def load_runner_config(args: argparse.Namespace) -> Config:
+    """Load ``args.config`` with ``--cfg-options`` and ``--work-dir`` applied.
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_runner_args`.
+
+    Returns:
+        Config: The config; the tool applies its own switches and then
+        :func:`setup_launcher`.
+    """
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    apply_work_dir(cfg, args.config, args.work_dir)
+    return cfg
 
 
 def default_work_dir(config_path: str) -> str:
@@ -38,7 +101,6 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     cfg.launcher = launcher
     if launcher == 'none':
         return
-    os.environ.setdefault('LOCAL_RANK', os.environ.get('LOCAL_RANK', '0'))
     if torch.cuda.is_available():
         return
     cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
@@ -69,7 +131,9 @@ def preflight(cfg: Config, dataloader_keys: Sequence[str],
         checkpoint (str | None): A local checkpoint the run will load.
 
     Raises:
-        SystemExit: With a readable report.
+        DatasetFilesError: Listing every problem of the dataset files.
+        CheckpointFileError: When the checkpoint is missing, would run code
+            when loaded, or cannot be read.
     """
     problems = []
     for key in dataloader_keys:
@@ -78,18 +142,19 @@ def preflight(cfg: Config, dataloader_keys: Sequence[str],
                 mpii_checks.check_dataset_config(cfg[key].get('dataset')))
     if problems:
         lines = '\n'.join(dict.fromkeys(str(q) for q in problems))
-        raise SystemExit(
-            f'error: the dataset files cannot be used:\n{lines}\nFor a full '
+        raise DatasetFilesError(
+            f'the dataset files cannot be used:\n{lines}\nFor a full '
             'report (images included) run: python '
             'tools/dataset_converters/check_mpii.py DATA_ROOT')
     if not checkpoint or '://' in checkpoint:
         return
     if not osp.isfile(checkpoint):
-        raise SystemExit(f'error: checkpoint {checkpoint} does not exist')
+        raise CheckpointFileError(f'checkpoint {checkpoint} does not exist')
     try:
         load_checkpoint_safely(checkpoint)
     except pickle.UnpicklingError as e:
-        raise SystemExit(f'error: {e}') from None
+        raise CheckpointFileError(str(e)) from e
     except (RuntimeError, EOFError, OSError) as e:
-        raise SystemExit(f'error: cannot read checkpoint {checkpoint} '
-                         f'(truncated or corrupt?): {e}') from None
+        raise CheckpointFileError(
+            f'cannot read checkpoint {checkpoint} (truncated or corrupt?): '
+            f'{e}') from e

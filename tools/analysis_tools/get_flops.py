@@ -18,12 +18,13 @@ merge convs feeding the next stack); the head; anything else (a neck) as
 "other". Other backbones are reported as one part.
 """
 import argparse
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
 
 import torch  # noqa: E402
 from mmengine.analysis import FlopAnalyzer, parameter_count  # noqa: E402

@@ -14,17 +14,17 @@ says ``resumed epoch: E, iter: I``; the earlier runs' records after that
 point were redone and are dropped). ``--all-runs`` joins every run.
 WORK_DIR may also be one run's directory or a json file.
 
-The figure (PNG, no display needed): loss per stack and total vs iteration,
-learning rate vs iteration, PCKh Mean and Mean@0.1 vs epoch, and the
-training heatmap accuracy ``acc_pose`` when logged. Default output:
-``WORK_DIR/curves.png``.
+The figure (PNG, no display needed) has a panel for each of these the log
+holds: loss per stack and total vs iteration, learning rate vs iteration,
+PCKh Mean and Mean@0.1 vs epoch, and the training heatmap accuracy
+``acc_pose``. Default output: ``WORK_DIR/curves.png``.
 """
 import argparse
 import json
 import re
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
@@ -176,14 +176,71 @@ def pckh_table(val: List[Record], prefix: str) -> str:
     return '\n'.join(lines)
 
 
-def _no_data(ax, what: str) -> None:
-    ax.text(0.5, 0.5, f'no {what} in the log', ha='center', va='center',
-            transform=ax.transAxes)
+def _loss_keys(train: List[Record]) -> List[str]:
+    """``loss_kpt_s0``, ``loss_kpt_s1``, ... then ``loss``, those logged."""
+    keys = sorted({k for r in train for k in r
+                   if re.fullmatch(r'loss_kpt_s\d+', k)},
+                  key=lambda k: int(k[len('loss_kpt_s'):]))
+    return keys + (['loss'] if any('loss' in r for r in train) else [])
+
+
+def _draw_loss(ax, train: List[Record]) -> None:
+    keys = _loss_keys(train)
+    for key in keys:
+        pts = [(r['step'], r[key]) for r in train if key in r]
+        label = 'total' if key == 'loss' else f'stack {int(key[10:]) + 1}'
+        ax.plot(*zip(*pts), label=label, lw=2. if key == 'loss' else 1.,
+                color='k' if key == 'loss' else None)
+    if min(r[k] for r in train for k in keys if k in r) > 0:
+        ax.set_yscale('log')
+    ax.legend(fontsize=8)
+    ax.set(title='training loss', xlabel='iteration', ylabel='loss')
+
+
+def _draw_val(ax, val: List[Record], keys: Sequence[str],
+              prefix: str) -> None:
+    for key in keys:
+        pts = [(r['step'], r[key]) for r in val if key in r]
+        if pts:
+            ax.plot(*zip(*pts), marker='o', label=key)
+    ax.legend(fontsize=8)
+    ax.set(title=f'validation {prefix}', xlabel='epoch', ylabel='%')
+
+
+def _draw_curve(ax, records: List[Record], key: str, title: str,
+                xlabel: str, color: str) -> None:
+    ax.plot(*zip(*[(r['step'], r[key]) for r in records if key in r]),
+            color=color)
+    ax.set(title=title, xlabel=xlabel, ylabel=key)
+    ax.ticklabel_format(axis='y', style='sci', scilimits=(-2, 2))
+
+
+def panels(train: List[Record], val: List[Record],
+           prefix: str) -> List[Tuple[str, Callable]]:
+    """(name, draw function of an axis) of every panel the log has data
+    for: loss, learning rate, validation ``prefix`` Mean and Mean@0.1,
+    heatmap accuracy (in this order)."""
+    val_keys = (f'{prefix}/Mean', f'{prefix}/Mean@0.1')
+    candidates = [
+        ('loss', bool(_loss_keys(train)), lambda ax: _draw_loss(ax, train)),
+        ('lr', any('lr' in r for r in train),
+         lambda ax: _draw_curve(ax, train, 'lr', 'learning rate',
+                                'iteration', 'tab:orange')),
+        (val_keys[0], any(k in r for r in val for k in val_keys),
+         lambda ax: _draw_val(ax, val, val_keys, prefix)),
+        ('acc_pose', any('acc_pose' in r for r in train),
+         lambda ax: _draw_curve(ax, train, 'acc_pose',
+                                'training heatmap accuracy (last stack)',
+                                'iteration', 'tab:green')),
+    ]
+    return [(name, draw) for name, present, draw in candidates if present]
 
 
 def plot(train: List[Record], val: List[Record], prefix: str, out: Path,
-         title: str) -> None:
-    """Draw the curves into ``out`` (PNG).
+         title: str) -> List[str]:
+    """Draw the curves that have data into ``out`` (PNG).
+
+    One 6 x 4 inch panel each: up to three side by side, four as 2 x 2.
 
     Args:
         train (list[dict]): Training records (``step`` = iteration).
@@ -191,65 +248,29 @@ def plot(train: List[Record], val: List[Record], prefix: str, out: Path,
         prefix (str): Metric prefix, e.g. 'PCKh'.
         out (Path): Output image.
         title (str): Figure title.
+
+    Returns:
+        list[str]: The names of the panels drawn (see :func:`panels`).
+
+    Raises:
+        SystemExit: When no panel has data.
     """
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
-    ax_loss, ax_lr, ax_val, ax_acc = axes.ravel()
-    its = [r['step'] for r in train]
-    stack_keys = sorted({k for r in train for k in r
-                         if re.fullmatch(r'loss_kpt_s\d+', k)},
-                        key=lambda k: int(k[len('loss_kpt_s'):]))
-    for key in stack_keys + (['loss'] if any('loss' in r for r in train)
-                             else []):
-        pts = [(r['step'], r[key]) for r in train if key in r]
-        label = 'total' if key == 'loss' else f'stack {int(key[10:]) + 1}'
-        ax_loss.plot(*zip(*pts), label=label,
-                     lw=2. if key == 'loss' else 1.,
-                     color='k' if key == 'loss' else None)
-    if stack_keys or any('loss' in r for r in train):
-        values = [r[k] for r in train for k in stack_keys + ['loss'] if k in r]
-        if min(values) > 0:
-            ax_loss.set_yscale('log')
-        ax_loss.legend(fontsize=8)
-    else:
-        _no_data(ax_loss, 'loss')
-    ax_loss.set(title='training loss', xlabel='iteration', ylabel='loss')
-
-    lr_pts = [(r['step'], r['lr']) for r in train if 'lr' in r]
-    if lr_pts:
-        ax_lr.plot(*zip(*lr_pts), color='tab:orange')
-    else:
-        _no_data(ax_lr, 'lr')
-    ax_lr.set(title='learning rate', xlabel='iteration', ylabel='lr')
-    ax_lr.ticklabel_format(axis='y', style='sci', scilimits=(-2, 2))
-
-    drawn = False
-    for key in (f'{prefix}/Mean', f'{prefix}/Mean@0.1'):
-        pts = [(r['step'], r[key]) for r in val if key in r]
-        if pts:
-            ax_val.plot(*zip(*pts), marker='o', label=key)
-            drawn = True
-    if drawn:
-        ax_val.legend(fontsize=8)
-    else:
-        _no_data(ax_val, f'{prefix}/Mean')
-    ax_val.set(title=f'validation {prefix}', xlabel='epoch', ylabel='%')
-
-    acc = [(r['step'], r['acc_pose']) for r in train if 'acc_pose' in r]
-    if acc:
-        ax_acc.plot(*zip(*acc), color='tab:green')
-    else:
-        _no_data(ax_acc, 'acc_pose')
-    ax_acc.set(title='training heatmap accuracy (last stack)',
-               xlabel='iteration', ylabel='acc_pose')
-    for ax in axes.ravel():
+    drawn = panels(train, val, prefix)
+    if not drawn:
+        raise SystemExit(f'plot_curves: nothing to plot: the log holds no '
+                         f'loss, lr, {prefix}/Mean or acc_pose')
+    rows, cols = (2, 2) if len(drawn) == 4 else (1, len(drawn))
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4 * rows),
+                             squeeze=False)
+    for ax, (_, draw) in zip(axes.ravel(), drawn):
+        draw(ax)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=100)
     plt.close(fig)
-    if not its and not val:
-        print('warning: the log holds no records', file=sys.stderr)
+    return [name for name, _ in drawn]
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -283,8 +304,9 @@ def main(argv: Optional[List[str]] = None) -> Path:
     print(f'runs: {names} ({len(train)} training records, {len(val)} '
           'validations)')
     print(pckh_table(val, args.metric_prefix))
-    plot(train, val, args.metric_prefix, out, f'{work_dir.name}: {names}')
-    print(f'saved {out}')
+    drawn = plot(train, val, args.metric_prefix, out,
+                 f'{work_dir.name}: {names}')
+    print(f'saved {out} ({", ".join(drawn)})')
     return out
 
 

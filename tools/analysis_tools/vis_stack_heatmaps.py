@@ -24,11 +24,12 @@ Figure (PNG, no display needed), a grid of square cells:
 CHECKPOINT ``none`` runs randomly initialised weights (for smoke tests).
 """
 import argparse
-import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
 
 import matplotlib  # noqa: E402
 

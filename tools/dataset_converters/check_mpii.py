@@ -15,10 +15,7 @@ import argparse
 import os.path as osp
 import sys
 from collections import Counter
-from pathlib import Path
 from typing import List, Optional, Sequence
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mmhg_plugin.datasets.mpii_checks import (Problem,  # noqa: E402
                                               check_annotation_file,

@@ -6,11 +6,8 @@ Example::
         --out data/synth_mpii --train 4000 --val 500 --seed 0 --workers 2
 """
 import argparse
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mmhg_plugin.datasets.synthetic import (  # noqa: E402
     generate_synthetic_mpii)

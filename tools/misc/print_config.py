@@ -7,11 +7,12 @@ Like MMPose's ``tools/misc/print_config.py``: the ``_base_`` files are
 merged, then ``--cfg-options`` on top, and the result is printed as Python.
 """
 import argparse
-import sys
 from pathlib import Path
 from typing import List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
 
 from mmengine.config import Config, DictAction  # noqa: E402
 

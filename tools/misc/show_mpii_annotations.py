@@ -14,15 +14,12 @@ Example::
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
 from scipy.io import loadmat
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from mmhg_plugin.datasets.synthetic.skeleton import (  # noqa: E402
     JOINT_NAMES, LEFT_JOINTS, RIGHT_JOINTS, SKELETON)

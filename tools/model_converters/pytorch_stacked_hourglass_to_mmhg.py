@@ -26,14 +26,16 @@ import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
+
+silence_third_party_deprecations()  # before anything below can warn
 
 import torch  # noqa: E402
 
 import mmhg_plugin  # noqa: E402
 from mmhg_plugin.utils.port_checkpoint import (  # noqa: E402
-    PortCheckpointError, build_reference_backbone, convert_port_state_dict,
-    extract_port_state_dict, mpii_dataset_meta)
+    build_reference_backbone, convert_port_state_dict, extract_port_state_dict,
+    mpii_dataset_meta)
 from mmhg_plugin.utils.safe_checkpoint import \
     load_checkpoint_safely  # noqa: E402
 

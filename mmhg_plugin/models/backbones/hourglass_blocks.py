@@ -8,7 +8,7 @@ convolution carries a bias, the skip branch is the identity when the channel
 counts match and a bias-carrying 1x1 convolution otherwise (no norm on the
 skip), and nothing follows the final sum.
 """
-from typing import Optional
+from typing import ClassVar, Optional, Tuple
 
 import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
@@ -37,6 +37,13 @@ class PreActResidual(nn.Module):
     Note:
         Shapes: input (B, in_channels, H, W), output (B, out_channels, H, W).
     """
+
+    #: (convolution, norm) attributes where the norm acts directly on the
+    #: convolution's output, so inference can fold it into the convolution
+    #: (:mod:`mmhg_plugin.models.utils.fuse_norm`). ``norm1`` acts on the
+    #: block input, which also feeds the skip branch: it cannot fold.
+    foldable_pairs: ClassVar[Tuple[Tuple[str, str], ...]] = (
+        ('conv1', 'norm2'), ('conv2', 'norm3'))
 
     def __init__(self,
                  in_channels: int,

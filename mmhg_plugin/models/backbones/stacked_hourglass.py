@@ -19,6 +19,9 @@ class HourglassStem(nn.Module):
     Res(C1,C1), Res(C1,F); the original has (C0, C1) = (64, 128).
     Shape (B, 3, H, W) -> (B, F, H/4, W/4)."""
 
+    #: The norm after ``conv`` folds into it (see ``PreActResidual``).
+    foldable_pairs = (('conv', 'norm'), )
+
     def __init__(self, in_channels: int, feat_channels: int,
                  norm_cfg: NormCfg,
                  stem_channels: Sequence[int] = (64, 128)) -> None:
@@ -40,6 +43,9 @@ class HourglassStack(nn.Module):
     """One stack: hourglass, Res(F,F), conv1x1 + norm + ReLU, and the
     optional 1x1 heatmap convolution. Shape (B, F, h, w) -> features
     (B, F, h, w) and heatmaps (B, K, h, w) or None."""
+
+    #: The norm after ``conv`` folds into it (see ``PreActResidual``).
+    foldable_pairs = (('conv', 'norm'), )
 
     def __init__(self, depth: int, feat_channels: int,
                  num_keypoints: Optional[int], norm_cfg: NormCfg) -> None:

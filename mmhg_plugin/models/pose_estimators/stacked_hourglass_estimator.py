@@ -12,17 +12,19 @@ from mmhg_plugin.models.utils.autocast import (AutocastSetting,
 from mmhg_plugin.models.utils.fuse_norm import fuse_norm, refresh_fused_norm
 
 
-def compile_options(compile: Union[bool, dict, None]) -> Optional[dict]:
-    """Normalise the ``compile`` switch: None (off) or a dict of
+def compile_options(
+        torch_compile: Union[bool, dict, None]) -> Optional[dict]:
+    """Normalise the ``torch_compile`` switch: None (off) or a dict of
     ``torch.compile`` options plus ``regional`` (default True)."""
-    if compile is None or compile is False:
+    if torch_compile is None or torch_compile is False:
         return None
-    if compile is True:
+    if torch_compile is True:
         return dict(regional=True)
-    if not isinstance(compile, dict):
-        raise TypeError(f'compile must be a bool or a dict of torch.compile '
-                        f'options, got {type(compile).__name__}')
-    return dict(dict(regional=True), **compile)
+    if not isinstance(torch_compile, dict):
+        raise TypeError(f'torch_compile must be a bool or a dict of '
+                        f'torch.compile options, got '
+                        f'{type(torch_compile).__name__}')
+    return dict(dict(regional=True), **torch_compile)
 
 
 def compile_backbone(backbone: nn.Module, options: dict) -> None:
@@ -65,7 +67,7 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
       statistics changed since (e.g. after training epochs or a checkpoint
       load); training always uses the unfused backbone. The copy is not a
       submodule: it is in no state dict.
-    - ``compile=True`` (or a dict of ``torch.compile`` options, plus
+    - ``torch_compile=True`` (or a dict of ``torch.compile`` options, plus
       ``regional``) compiles the backbone in place, for training and test
       (:func:`compile_backbone`), and the folded copy likewise. The first
       call of each mode compiles (about a minute on a CPU); leave MMEngine's
@@ -82,7 +84,7 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
     Args:
         channels_last (bool): Use the channels-last memory format.
         fuse_norm_for_test (bool): Fold norms for inference.
-        compile (bool | dict): Compile the backbone.
+        torch_compile (bool | dict): Compile the backbone.
         autocast (str | None): None (float32), 'auto', 'bf16' or 'fp16'.
         **kwargs: Passed to ``TopdownPoseEstimator`` (backbone, neck, head,
             train_cfg, test_cfg, data_preprocessor, init_cfg, metainfo).
@@ -91,14 +93,14 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
     def __init__(self,
                  channels_last: bool = False,
                  fuse_norm_for_test: bool = False,
-                 compile: Union[bool, dict] = False,
+                 torch_compile: Union[bool, dict] = False,
                  autocast: AutocastSetting = None,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         self.channels_last = channels_last
         self.autocast = check_autocast(autocast)
         self.fuse_norm_for_test = fuse_norm_for_test
-        self.compile_cfg = compile_options(compile)
+        self.compile_cfg = compile_options(torch_compile)
         if channels_last:
             self.to(memory_format=torch.channels_last)
         if self.compile_cfg is not None:

@@ -17,10 +17,14 @@ from torch.utils.checkpoint import checkpoint
 
 
 def norm_buffers(module: nn.Module) -> List[Tensor]:
-    """Running-statistics buffers of every norm layer inside ``module``."""
+    """Running-statistics buffers of every norm layer inside ``module``.
+
+    A norm layer here is one with the ``track_running_stats`` attribute of
+    torch's batch and instance norms; with it False it has no such buffers.
+    """
     return [
         buf for m in module.modules()
-        if isinstance(m, nn.modules.batchnorm._NormBase)
+        if hasattr(m, 'track_running_stats')
         for buf in m.buffers()
     ]
 

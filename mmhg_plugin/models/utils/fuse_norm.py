@@ -6,51 +6,42 @@ on a convolution's output it folds into that convolution:
 ``W' = W * s`` and ``b' = (b - mean) * s + beta`` with
 ``s = gamma / sqrt(var + eps)``, and the norm becomes the identity.
 
-In the Stacked Hourglass the residuals are pre-activation, so only some
-norms follow a convolution directly:
+A block declares which of its norms follow a convolution directly in its
+class attribute ``foldable_pairs``: (convolution attribute, norm attribute)
+pairs. In the Stacked Hourglass the residuals are pre-activation, so
+:class:`~mmhg_plugin.models.backbones.hourglass_blocks.PreActResidual`
+declares two of its three norms; the stem and every stack declare the norm
+after their convolution.
 
-- :class:`~mmhg_plugin.models.backbones.hourglass_blocks.PreActResidual`:
-  ``norm2`` (after ``conv1``) and ``norm3`` (after ``conv2``). ``norm1``
-  acts on the block input, which also feeds the skip branch: it stays.
-- :class:`~mmhg_plugin.models.backbones.stacked_hourglass.HourglassStem`
-  and ``HourglassStack``: ``norm`` after ``conv``.
-
-That is two of the three norms of every residual. The result is a new,
-eval-only module (:func:`fuse_norm`); :func:`refresh_fused_norm` re-folds
-updated weights into it in place (same tensors, so a compiled copy needs no
-recompilation).
+The result is a new, eval-only module (:func:`fuse_norm`);
+:func:`refresh_fused_norm` re-folds updated weights into it in place (same
+tensors, so a compiled copy needs no recompilation).
 """
 import copy
 import types
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
-#: (class name, convolution attribute, norm attribute) of every fold.
-FOLDABLE_PAIRS: Tuple[Tuple[str, str, str], ...] = (
-    ('PreActResidual', 'conv1', 'norm2'),
-    ('PreActResidual', 'conv2', 'norm3'),
-    ('HourglassStem', 'conv', 'norm'),
-    ('HourglassStack', 'conv', 'norm'),
-)
-
-_BatchNorm = nn.modules.batchnorm._BatchNorm
+#: Norms that fold: batch norms over the (B, C, H, W) output of a Conv2d.
+FOLDABLE_NORMS = (nn.BatchNorm2d, nn.SyncBatchNorm)
+FoldableNorm = Union[nn.BatchNorm2d, nn.SyncBatchNorm]
 
 
 def _foldable(module: nn.Module) -> Iterator[Tuple[str, str, str]]:
     """(module name, conv name, norm name) of each fold in ``module``'s tree.
 
-    Norms that are not batch norms with running statistics (e.g. GroupNorm,
-    or BN with ``track_running_stats=False``) are not foldable: skipped.
+    Every submodule's ``foldable_pairs`` are candidates. Norms that are not
+    batch norms with running statistics (e.g. GroupNorm, or BN with
+    ``track_running_stats=False``) are not foldable: skipped.
     """
     for name, mod in module.named_modules():
-        for cls_name, conv_attr, norm_attr in FOLDABLE_PAIRS:
-            if type(mod).__name__ != cls_name:
-                continue
+        for conv_attr, norm_attr in getattr(mod, 'foldable_pairs', ()):
             conv = getattr(mod, conv_attr, None)
             norm = getattr(mod, norm_attr, None)
-            if (isinstance(conv, nn.Conv2d) and isinstance(norm, _BatchNorm)
+            if (isinstance(conv, nn.Conv2d)
+                    and isinstance(norm, FOLDABLE_NORMS)
                     and norm.running_mean is not None):
                 yield name, conv_attr, norm_attr
 
@@ -60,7 +51,7 @@ def _join(*parts: str) -> str:
 
 
 def folded_conv_params(conv: nn.Conv2d,
-                       norm: _BatchNorm) -> Tuple[Tensor, Tensor]:
+                       norm: FoldableNorm) -> Tuple[Tensor, Tensor]:
     """Weight and bias of ``norm(conv(x))`` as one convolution.
 
     Computed in float64 and returned in the convolution's dtype, device and
@@ -68,7 +59,8 @@ def folded_conv_params(conv: nn.Conv2d,
 
     Args:
         conv (nn.Conv2d): The convolution (with or without bias).
-        norm (nn.modules.batchnorm._BatchNorm): The eval-mode norm after it.
+        norm (nn.BatchNorm2d | nn.SyncBatchNorm): The eval-mode norm after
+            it.
 
     Returns:
         tuple[Tensor, Tensor]: The folded weight and bias.
@@ -129,11 +121,10 @@ def _refuse_training_forward(module: nn.Module, args: tuple) -> None:
 def fuse_norm(module: nn.Module) -> nn.Module:
     """Return an eval-only copy of ``module`` with its norms folded.
 
-    Folds ``norm2`` into ``conv1`` and ``norm3`` into ``conv2`` of every
-    ``PreActResidual`` and the stem's and every stack's ``norm`` into the
-    ``conv`` before it (:data:`FOLDABLE_PAIRS`); every folded norm becomes
-    ``nn.Identity``. The copy gives ``module.eval()``'s outputs up to float
-    rounding (about 1e-6 relative). ``module`` itself is not changed.
+    Folds every batch norm a block declares in its ``foldable_pairs`` into
+    the convolution before it; every folded norm becomes ``nn.Identity``.
+    The copy gives ``module.eval()``'s outputs up to float rounding (about
+    1e-6 relative). ``module`` itself is not changed.
 
     The copy refuses training: its ``train()`` raises, and so does a forward
     call if its ``training`` flag is set by hand. Its parameters do not
