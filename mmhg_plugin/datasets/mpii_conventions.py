@@ -7,25 +7,29 @@ base live here; code, tools, benchmarks and tests import them from here.
 Index base. MPII annotations are MATLAB-style, 1-based: the pixel at 0-based
 column ``u`` has ``x = u + 1`` in ``mpii_train.json``/``mpii_val.json``
 (``joints``, ``center``) and in ``mpii_gt_val.mat`` (``pos_gt_src``,
-``headboxes_src``). How mmhg handles it, end to end:
+``headboxes_src``). The offset is :data:`MPII_INDEX_BASE`, and no config
+states it: the transform and the metric both read this constant, so they
+cannot disagree. End to end:
 
 1. MMPose's ``MpiiDataset`` (used unchanged) moves ``center`` down by
    ``MPII_CENTER_SHIFT * scale`` px and makes it 0-based (what
    :func:`mpii_crop_box` computes), but leaves ``joints`` 1-based.
-2. :class:`~mmhg_plugin.datasets.transforms.MPIITopdownAffine` subtracts
-   ``keypoint_index_base`` (:data:`MPII_INDEX_BASE` in the MPII configs) from
-   the joints before warping them, so image, crop centre and the training targets share 0-based
+2. :class:`~mmhg_plugin.datasets.transforms.MPIITopdownAffine` (an MPII
+   transform) subtracts :data:`MPII_INDEX_BASE` from the joints before
+   warping them, so image, crop centre and the training targets share 0-based
    pixel-centre coordinates (:mod:`mmhg_plugin.codecs.coordinates`).
    ``keypoints`` themselves stay as annotated (1-based) and travel to the
    metric as ground truth.
 3. The network therefore predicts 0-based image coordinates (what drawing
    code expects), and :class:`~mmhg_plugin.evaluation.MPIIPCKh` adds
-   ``index_base`` (:data:`MPII_INDEX_BASE`) to predictions before comparing them with the
+   :data:`MPII_INDEX_BASE` to predictions before comparing them with the
    1-based ground truth (from the data samples or from the ``.mat`` file).
 
 MMPose 1.3.2 skips step 2 yet keeps step 3 (``MpiiPCKAccuracy`` adds 1 to
 its predictions), which leaves its models trained on targets offset by one
-pixel from the image content; see ``docs/mpii_protocol.md``.
+pixel from the image content; see ``docs/mpii_protocol.md``. Because step 3
+is the same in both, :class:`~mmhg_plugin.evaluation.MPIIPCKh` scores the
+output of MMPose's own MPII pipeline as ``MpiiPCKAccuracy`` does.
 """
 from typing import Dict, Sequence, Tuple
 
