@@ -21,8 +21,8 @@ from mmhg_plugin.datasets.synthetic import (  # noqa: E402
     VAL_ID_OFFSET, SceneConfig, generate_synthetic_mpii, project_person,
     render_scene, sample_person)
 
-HEAD_TOP, UPPER_NECK = MPII_JOINT_INDEX['head_top'], MPII_JOINT_INDEX[
-    'upper_neck']
+HEAD_TOP = MPII_JOINT_INDEX['head_top']
+UPPER_NECK = MPII_JOINT_INDEX['upper_neck']
 
 SEED = 0
 NUM_TRAIN, NUM_VAL = 40, 10
