@@ -30,13 +30,14 @@ import numpy as np
 import torch
 
 from common import Result, interleaved, throughput_result
+from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
 
 SIZE = (1280, 720)
 INPUT = (256, 256)
 OURS = [
-    dict(type='MPIITopdownAffine', input_size=INPUT, scale_padding=1.25,
-         keypoint_index_base=1, scale_range=(0.75, 1.25), rotate_std=30.,
-         rotate_max=60., rotate_prob=0.4, flip_prob=0.5, reduced_decode=True),
+    dict(type='MPIITopdownAffine', input_size=INPUT,
+         scale_range=(0.75, 1.25), rotate_std=30., rotate_max=60.,
+         rotate_prob=0.4, flip_prob=0.5, reduced_decode=True),
     dict(type='ChannelScaleJitter', low=0.6, high=1.4),
     dict(type='GenerateTarget', encoder=dict(
         type='HourglassHeatmap', input_size=INPUT, heatmap_size=(64, 64),
@@ -74,14 +75,14 @@ def write_images(root: Path, num: int, seed: int = 0) -> Path:
         person = scene.people[0]
         canvas = draw_background(rng, SIZE[0], SIZE[1])
         want = rng.uniform([200, 150], [SIZE[0] - 200, SIZE[1] - 150])
-        off = np.round(want - (person.center - 1)).astype(int)
+        off = np.round(want - (person.center - MPII_INDEX_BASE)).astype(int)
         h, w = scene.image.shape[:2]
         x0, y0 = max(off[0], 0), max(off[1], 0)
         x1, y1 = min(off[0] + w, SIZE[0]), min(off[1] + h, SIZE[1])
         canvas[y0:y1, x0:x1] = scene.image[y0 - off[1]:y1 - off[1],
                                            x0 - off[0]:x1 - off[0]]
-        joints = person.joints_px + off + 1.  # 1-based, as MPII
-        vis = ((joints >= 1) & (joints <= np.array(SIZE))).all(1)
+        joints = person.joints_px + off + MPII_INDEX_BASE  # as MPII
+        vis = ((joints >= MPII_INDEX_BASE) & (joints <= np.array(SIZE))).all(1)
         name = f'{i:06d}.jpg'
         cv2.imwrite(str(root / 'images' / name), canvas,
                     [cv2.IMWRITE_JPEG_QUALITY, 90])

@@ -15,8 +15,8 @@ from mmpose.structures import PoseDataSample
 from torch import Tensor, nn
 
 from common import REPO
-
-MPII_FLIP = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]
+from mmhg_plugin.datasets.mpii_conventions import (MPII_FLIP_INDICES,
+                                                   MPII_NUM_JOINTS)
 
 
 def model_cfg(num_stacks: int, **switches) -> dict:
@@ -62,16 +62,16 @@ def make_samples(batch: int, size: int, heatmap: int, rng: np.random.
     out = []
     for _ in range(batch):
         ds = PoseDataSample(metainfo=dict(
-            flip_indices=MPII_FLIP, input_size=(size, size),
+            flip_indices=list(MPII_FLIP_INDICES), input_size=(size, size),
             input_center=np.array([size / 2, size / 2], np.float32),
             input_scale=np.array([size, size], np.float32)))
         ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
                                        bbox_scores=np.ones(1))
         if targets:
             ds.gt_fields = PixelData(heatmaps=torch.from_numpy(
-                rng.random((16, heatmap, heatmap), np.float32)))
+                rng.random((MPII_NUM_JOINTS, heatmap, heatmap), np.float32)))
             ds.gt_instance_labels = InstanceData(
-                keypoint_weights=torch.ones(1, 16))
+                keypoint_weights=torch.ones(1, MPII_NUM_JOINTS))
         out.append(ds)
     return out
 

@@ -15,16 +15,16 @@ codec = dict(type='HourglassHeatmap', input_size=input_size,
              heatmap_size=(24, 24), sigma=2.0)
 model = dict(autocast=None, head=dict(decoder=codec))
 train_pipeline = [
-    dict(type='MPIITopdownAffine', input_size=input_size, scale_padding=1.25,
-         keypoint_index_base=1, scale_range=(0.9, 1.1), rotate_std=10.,
-         rotate_max=20., rotate_prob=0.2, flip_prob=0.5, reduced_decode=True),
+    dict(type='MPIITopdownAffine', input_size=input_size,
+         scale_range=(0.9, 1.1), rotate_std=10., rotate_max=20.,
+         rotate_prob=0.2, flip_prob=0.5, reduced_decode=True),
     dict(type='ChannelScaleJitter', low=0.6, high=1.4),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='MPIITopdownAffine', input_size=input_size, scale_padding=1.25,
-         keypoint_index_base=1, reduced_decode=True),
+    dict(type='MPIITopdownAffine', input_size=input_size,
+         reduced_decode=True),
     dict(type='PackPoseInputs'),
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -7,7 +7,9 @@ from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 
-MPII_FLIP = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]
+from mmhg_plugin.datasets.mpii_conventions import MPII_FLIP_INDICES
+
+MPII_FLIP = list(MPII_FLIP_INDICES)
 
 
 def build(flip_shift: bool, channels_last: bool = False):

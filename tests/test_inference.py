@@ -4,26 +4,29 @@ import json
 import numpy as np
 import pytest
 import torch
-from scipy.io import loadmat
 
 from helpers import run_tool
+from mmhg_plugin.datasets.mpii_conventions import (MPII_INDEX_BASE,
+                                                   mpii_crop_box)
+from mmhg_plugin.datasets.mpii_io import head_sizes, read_head_boxes
 
 
 def val_people(data, n):
+    """The first ``n`` val people: image, person box (unpadded: the test
+    pipeline pads it), 0-based joints, visibility and head size."""
     ann = data / 'annotations'
     entries = json.loads((ann / 'mpii_val.json').read_text())[:n]
-    boxes = np.transpose(loadmat(ann / 'mpii_gt_val.mat')['headboxes_src'],
-                         (2, 0, 1))
+    heads = head_sizes(read_head_boxes(ann / 'mpii_gt_val.mat'))
     out = []
     for i, a in enumerate(entries):
-        s = 100. * a['scale']
-        cx, cy = a['center'][0] - 1, a['center'][1] - 1 + 15 * a['scale']
+        center, side = mpii_crop_box(a['center'], a['scale'], padding=1.)
         out.append(dict(
             image=str(data / 'images' / a['image']),
-            bbox=np.array([cx - s, cy - s, cx + s, cy + s], np.float32),
-            joints0=np.array(a['joints']) - 1.,     # 0-based
+            bbox=np.concatenate([center - side / 2,
+                                 center + side / 2]).astype(np.float32),
+            joints0=np.array(a['joints']) - MPII_INDEX_BASE,
             visible=np.array(a['joints_vis']) > 0,
-            head=0.6 * np.linalg.norm(boxes[i, 1] - boxes[i, 0])))
+            head=heads[i]))
     return out
 
 

@@ -17,6 +17,7 @@ from mmpose.codecs import MSRAHeatmap
 from mmpose.datasets.transforms import TopdownAffine
 
 from mmhg_plugin.codecs import HourglassHeatmap
+from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
 from mmhg_plugin.datasets.synthetic.background import draw_background
 from mmhg_plugin.datasets.transforms import MPIITopdownAffine
 
@@ -37,11 +38,11 @@ def test_crop_equals_topdown_affine(seed):
         joints = (center[:, None] + rng.uniform(-0.4, 0.4, (1, 16, 2)) *
                   box[:, None]).astype(np.float32)
         rot, s = float(rng.uniform(-60, 60)), float(rng.uniform(.75, 1.25))
-        ours = MPIITopdownAffine(INPUT, keypoint_index_base=0.,
-                                 reduced_decode=False)
+        ours = MPIITopdownAffine(INPUT, reduced_decode=False)
         ours._sample_augmentation = lambda: (s, rot, False)
+        # Ours reads MPII's 1-based joints; MMPose's transform 0-based ones.
         a = ours.transform(dict(img=img, bbox_center=center, bbox_scale=box,
-                                keypoints=joints))
+                                keypoints=joints + MPII_INDEX_BASE))
         b = TopdownAffine(INPUT).transform(dict(
             img=img, bbox_center=center,
             bbox_scale=box * ours.scale_padding * s,

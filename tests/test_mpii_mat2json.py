@@ -18,6 +18,10 @@ import pytest
 import scipy.io
 
 from helpers import REPO, run_tool
+from mmhg_plugin.datasets.mpii_conventions import (MPII_MAT_JOINT_NAMES,
+                                                   MPII_NUM_JOINTS,
+                                                   PCKH_HEAD_FACTOR,
+                                                   mpii_crop_box)
 
 TOOL = REPO / 'tools' / 'dataset_converters' / 'mpii_mat2json.py'
 EMPTY = np.zeros((0, 0))
@@ -48,7 +52,7 @@ def rect(center: Optional[tuple], scale: Any, head: Optional[tuple],
                 annopoints=dict(point=points(joints)) if joints else EMPTY)
 
 
-FULL = {j: (100. + 10 * j, 200.5 + j, 1) for j in range(16)}
+FULL = {j: (100. + 10 * j, 200.5 + j, 1) for j in range(MPII_NUM_JOINTS)}
 FULL_NO_PELVIS = {j: v for j, v in FULL.items() if j != 6}
 QUIRKY = {9: (55.25, 60., ''), 0: (40., 90., '0'), 13: (47., 70., '1'),
           12: (44., 71., np.array([[0.]]))}
@@ -81,8 +85,8 @@ def expected_entry(image: str, center: tuple, scale: float,
                    joints: Dict[int, tuple]) -> Dict[str, Any]:
     return {'image': image, 'center': list(center), 'scale': scale,
             'joints': [list(joints[j][:2]) if j in joints else [-1., -1.]
-                       for j in range(16)],
-            'joints_vis': [int(j in joints) for j in range(16)]}
+                       for j in range(MPII_NUM_JOINTS)],
+            'joints_vis': [int(j in joints) for j in range(MPII_NUM_JOINTS)]}
 
 
 VAL = [expected_entry('000000006.jpg', (600., 450.), 2.5, FULL_NO_PELVIS),
@@ -125,7 +129,7 @@ def test_cli_output_exact_and_loadable_by_mmpose(mpii_mat, tmp_path):
     assert read_json(ann / 'mpii_train.json') == TRAIN
 
     gt = scipy.io.loadmat(str(ann / 'mpii_gt_val.mat'))
-    assert gt['pos_gt_src'].shape == (16, 2, 2)
+    assert gt['pos_gt_src'].shape == (MPII_NUM_JOINTS, 2, 2)
     np.testing.assert_array_equal(
         gt['pos_gt_src'].transpose(2, 0, 1),
         np.array([e['joints'] for e in VAL]))
@@ -135,8 +139,8 @@ def test_cli_output_exact_and_loadable_by_mmpose(mpii_mat, tmp_path):
     np.testing.assert_array_equal(
         gt['headboxes_src'].transpose(2, 0, 1),
         [[[590, 300], [630, 350]], [[100, 20], [140, 60]]])
-    assert [str(n[0]) for n in gt['dataset_joints'][0]][:3] == [
-        'rank', 'rkne', 'rhip']
+    assert [str(n[0]) for n in gt['dataset_joints'][0]] == list(
+        MPII_MAT_JOINT_NAMES)
 
     from mmpose.datasets import MpiiDataset
     (root / 'images').mkdir()
@@ -153,10 +157,12 @@ def test_cli_output_exact_and_loadable_by_mmpose(mpii_mat, tmp_path):
     np.testing.assert_allclose(item['keypoints'][0], VAL[0]['joints'])
     np.testing.assert_array_equal(item['keypoints_visible'][0],
                                   VAL[0]['joints_vis'])
-    np.testing.assert_allclose(item['bbox_center'][0],
-                               [599., 449. + 15 * 2.5])
+    center, side = mpii_crop_box(VAL[0]['center'], VAL[0]['scale'],
+                                 padding=1.)
+    np.testing.assert_allclose(item['bbox_center'][0], center)
+    np.testing.assert_allclose(item['bbox_scale'][0], [side, side])
     np.testing.assert_allclose(item['head_size'][0],
-                               0.6 * np.hypot(40, 50), rtol=1e-6)
+                               PCKH_HEAD_FACTOR * np.hypot(40, 50), rtol=1e-6)
 
 
 def test_is_visible_quirks_and_mmpose_style_split(mpii_mat, tmp_path):
@@ -168,7 +174,7 @@ def test_is_visible_quirks_and_mmpose_style_split(mpii_mat, tmp_path):
     vis = quirky.pop('joints_is_visible')
     assert quirky == TRAIN[1]
     assert vis == [0 if j == 0 else 1 if j in (9, 13) else 0 if j == 12
-                   else -1 for j in range(16)]
+                   else -1 for j in range(MPII_NUM_JOINTS)]
     # an MMPose-style mpii_val.json as the split, centres off by 1 px,
     # selects the same people: byte-identical files
     mm_split = tmp_path / 'mmpose_val.json'

@@ -1,6 +1,7 @@
 """The plugin registers into MMPose's registries and works from plain configs."""
 import json
 import textwrap
+import warnings
 
 import numpy as np
 
@@ -50,6 +51,21 @@ def test_plugin_adds_only_new_names():
     assert not every & set(MMPOSE_NAMES)
 
 
+def test_registration_does_not_import_the_synthetic_generator():
+    """``import mmhg_plugin`` (what ``custom_imports`` runs) registers the
+    plugin without loading the synthetic data generator."""
+    out = run_python('''
+        import json, sys
+        import mmhg_plugin
+        print(json.dumps(sorted(m for m in sys.modules
+                                if m.startswith('mmhg_plugin'))))
+    ''')
+    loaded = json.loads(out.strip().splitlines()[-1])
+    assert 'mmhg_plugin.datasets' in loaded   # the check sees our modules
+    assert not [m for m in loaded
+                if m.startswith('mmhg_plugin.datasets.synthetic')], loaded
+
+
 def test_custom_imports_then_scoped_type(tmp_path):
     cfg_file = tmp_path / 'cfg.py'
     cfg_file.write_text(textwrap.dedent('''
@@ -77,6 +93,8 @@ def test_example_config_drops_backbone_into_mmpose_coco_config():
     """configs/examples/coco_hg2_backbone_heatmaphead.py: MMPose's own COCO
     hourglass config with our backbone and MMPose's HeatmapHead; one
     training step and a flip-test prediction on COCO-shaped data."""
+    from mmpose.datasets import CocoDataset
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
     from mmpose.registry import MODELS
     cfg = Config.fromfile(
         REPO / 'configs/examples/coco_hg2_backbone_heatmaphead.py')
@@ -86,16 +104,19 @@ def test_example_config_drops_backbone_into_mmpose_coco_config():
     with DefaultScope.overwrite_default_scope('mmpose'):
         model = MODELS.build(cfg.model)
     model.init_weights()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # "matched config file ... used"
+        coco = parse_pose_metainfo(CocoDataset.METAINFO)
     samples = []
     for _ in range(2):
         ds = PoseDataSample(metainfo=dict(
-            flip_indices=[0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13,
-                          16, 15],
+            flip_indices=coco['flip_indices'],
             input_size=(64, 64), input_center=np.array([32., 32.]),
             input_scale=np.array([64., 64.])))
-        ds.gt_fields = PixelData(heatmaps=torch.rand(17, 16, 16))
+        ds.gt_fields = PixelData(
+            heatmaps=torch.rand(coco['num_keypoints'], 16, 16))
         ds.gt_instance_labels = InstanceData(
-            keypoint_weights=torch.ones(1, 17))
+            keypoint_weights=torch.ones(1, coco['num_keypoints']))
         ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
                                        bbox_scores=np.ones(1))
         samples.append(ds)
@@ -105,4 +126,5 @@ def test_example_config_drops_backbone_into_mmpose_coco_config():
     model.eval()
     with torch.no_grad():
         preds = model(torch.rand(2, 3, 64, 64), samples, mode='predict')
-    assert preds[0].pred_instances.keypoints.shape == (1, 17, 2)
+    assert preds[0].pred_instances.keypoints.shape == (
+        1, coco['num_keypoints'], 2)

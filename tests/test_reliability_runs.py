@@ -124,14 +124,14 @@ model = dict(channels_last=False,
              head=dict(decoder=codec))
 train_pipeline = [
     dict(type='MPIITopdownAffine', input_size=input_size,
-         keypoint_index_base=1, scale_range=(0.75, 1.25), rotate_std=30.,
-         rotate_max=60., rotate_prob=0.4, flip_prob=0.5),
+         scale_range=(0.75, 1.25), rotate_std=30., rotate_max=60.,
+         rotate_prob=0.4, flip_prob=0.5),
     dict(type='ChannelScaleJitter', low=0.6, high=1.4),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
 ]
-val_pipeline = [dict(type='MPIITopdownAffine', input_size=input_size,
-                     keypoint_index_base=1), dict(type='PackPoseInputs')]
+val_pipeline = [dict(type='MPIITopdownAffine', input_size=input_size),
+                dict(type='PackPoseInputs')]
 train_dataloader = dict(batch_size={BATCH}, num_workers={workers},
                         persistent_workers=False,
                         dataset=dict(data_root={str(data)!r},

@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 from scipy.io import loadmat
 
-REPO = Path(__file__).resolve().parents[1]
-
-from mmhg_plugin.datasets.synthetic import (  # noqa: E402
-    JOINT_NAMES, LEFT_JOINTS, MAT_JOINT_NAMES, NUM_JOINTS, RIGHT_JOINTS,
+from mmhg_plugin.datasets.mpii_conventions import (
+    MPII_INDEX_BASE, MPII_JOINT_INDEX, MPII_JOINT_NAMES, MPII_LEFT_JOINTS,
+    MPII_MAT_JOINT_NAMES, MPII_NUM_JOINTS, MPII_RIGHT_JOINTS,
+    PCKH_HEAD_FACTOR, mpii_crop_box)
+from mmhg_plugin.datasets.synthetic import (
     VAL_ID_OFFSET, SceneConfig, generate_synthetic_mpii, project_person,
     render_scene, sample_person)
-from mmhg_plugin.datasets.synthetic.skeleton import (  # noqa: E402
-    HEAD_TOP, UPPER_NECK)
+
+REPO = Path(__file__).resolve().parents[1]
+
+HEAD_TOP = MPII_JOINT_INDEX['head_top']
+UPPER_NECK = MPII_JOINT_INDEX['upper_neck']
 
 SEED = 0
 NUM_TRAIN, NUM_VAL = 40, 10
@@ -88,9 +92,9 @@ def test_json_entries(dataset: Path) -> None:
             assert len(e['center']) == 2
             assert all(isinstance(v, float) for v in e['center'])
             assert isinstance(e['scale'], float) and 1.0 <= e['scale'] <= 4.0
-            assert len(e['joints']) == NUM_JOINTS
+            assert len(e['joints']) == MPII_NUM_JOINTS
             assert all(len(j) == 2 for j in e['joints'])
-            assert len(e['joints_vis']) == NUM_JOINTS
+            assert len(e['joints_vis']) == MPII_NUM_JOINTS
             assert set(e['joints_vis']) <= {0, 1}
 
 
@@ -109,10 +113,10 @@ def test_missing_joints_are_exactly_out_of_image(dataset: Path) -> None:
             assert scene.image.shape[:2] == (height, width)
             for e, person in zip(by_image[name], scene.people, strict=True):
                 people += 1
-                exact = person.joints_px + 1.0  # 1-based, unrounded
+                exact = person.joints_px + MPII_INDEX_BASE  # unrounded
                 rounded = np.round(exact, 2)
-                inside = np.all(
-                    (rounded >= 1) & (rounded <= [width, height]), axis=1)
+                inside = np.all((rounded >= MPII_INDEX_BASE)
+                                & (rounded <= [width, height]), axis=1)
                 vis = np.array(e['joints_vis'], dtype=bool)
                 joints = np.array(e['joints'])
                 np.testing.assert_array_equal(vis, inside)
@@ -128,9 +132,9 @@ def test_mat_matches_val_json(dataset: Path) -> None:
     mat = loadmat(str(dataset / 'annotations' / 'mpii_gt_val.mat'))
     n = len(val)
     names = [str(x[0]) for x in mat['dataset_joints'][0]]
-    assert names == list(MAT_JOINT_NAMES)
-    assert mat['jnt_missing'].shape == (NUM_JOINTS, n)
-    assert mat['pos_gt_src'].shape == (NUM_JOINTS, 2, n)
+    assert names == list(MPII_MAT_JOINT_NAMES)
+    assert mat['jnt_missing'].shape == (MPII_NUM_JOINTS, n)
+    assert mat['pos_gt_src'].shape == (MPII_NUM_JOINTS, 2, n)
     assert mat['headboxes_src'].shape == (2, 2, n)
     vis = np.array([e['joints_vis'] for e in val])
     np.testing.assert_array_equal(mat['jnt_missing'], 1 - vis.T)
@@ -138,7 +142,8 @@ def test_mat_matches_val_json(dataset: Path) -> None:
     np.testing.assert_allclose(
         np.transpose(mat['pos_gt_src'], [2, 0, 1]), joints)
     boxes = np.transpose(mat['headboxes_src'], [2, 0, 1])  # as MMPose
-    head_size = 0.6 * np.linalg.norm(boxes[:, 1] - boxes[:, 0], axis=1)
+    head_size = PCKH_HEAD_FACTOR * np.linalg.norm(boxes[:, 1] - boxes[:, 0],
+                                                  axis=1)
     expected = HEAD_SIZE_PER_SCALE * np.array([e['scale'] for e in val])
     assert np.all(np.abs(head_size / expected - 1) < HEAD_SIZE_TOLERANCE)
     assert np.all(boxes[:, 1] > boxes[:, 0])  # x2 > x1, y2 > y1
@@ -187,8 +192,8 @@ def test_joints_lie_on_the_drawn_figure(dataset: Path) -> None:
                     total += 1
                     for dx, counter in ((0.0, 'hit'), (100 * e['scale'],
                                                        'shift')):
-                        u = int(round(x - 1 + dx))
-                        r = int(round(y - 1))
+                        u = int(round(x - MPII_INDEX_BASE + dx))
+                        r = int(round(y - MPII_INDEX_BASE))
                         win = figure[max(r - 2, 0):r + 3,
                                      max(u - 2, 0):min(u + 3, width)]
                         covered = win.size > 0 and bool(win.any())
@@ -219,8 +224,8 @@ def test_left_right_geometry() -> None:
                 rng.normal(0, cfg.roll_std_deg), -cfg.max_roll_deg,
                 cfg.max_roll_deg))
         uv, _ = project_person(person, 400.0, roll, np.zeros(2))
-        right = uv[list(RIGHT_JOINTS), 0].mean()
-        left = uv[list(LEFT_JOINTS), 0].mean()
+        right = uv[list(MPII_RIGHT_JOINTS), 0].mean()
+        left = uv[list(MPII_LEFT_JOINTS), 0].mean()
         results[person.facing_camera].append(bool(right < left))
     facing, away = np.mean(results[True]), np.mean(results[False])
     assert 0.8 < len(results[True]) / 2000 < 0.9  # ~85 % face the camera
@@ -277,9 +282,9 @@ def test_loading_with_mmpose(dataset: Path) -> None:
         pipeline=[])
     val = _load(dataset, 'val')
     assert len(ds) == len(val)
-    assert ds.metainfo['num_keypoints'] == NUM_JOINTS
+    assert ds.metainfo['num_keypoints'] == MPII_NUM_JOINTS
     assert tuple(ds.metainfo['keypoint_id2name'][i]
-                 for i in range(NUM_JOINTS)) == JOINT_NAMES
+                 for i in range(MPII_NUM_JOINTS)) == MPII_JOINT_NAMES
     for i, e in enumerate(val):
         info = ds.get_data_info(i)
         assert float(info['head_size'].squeeze()) > 0
@@ -289,5 +294,7 @@ def test_loading_with_mmpose(dataset: Path) -> None:
                                       e['joints_vis'])
         assert Path(info['img_path']).name == e['image']
         assert Path(info['img_path']).is_file()
-        center = np.array(e['center']) + [0, 15 * e['scale']] - 1
+        center, side = mpii_crop_box(e['center'], e['scale'], padding=1.)
         np.testing.assert_allclose(info['bbox_center'][0], center, atol=1e-3)
+        np.testing.assert_allclose(info['bbox_scale'][0], [side, side],
+                                   rtol=1e-6)

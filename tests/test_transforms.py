@@ -8,12 +8,13 @@ from mmpose.models.utils.tta import flip_heatmaps
 from mmpose.structures import PoseDataSample
 
 from mmhg_plugin.codecs import HourglassHeatmap
+from mmhg_plugin.datasets.mpii_conventions import MPII_FLIP_INDICES
 from mmhg_plugin.datasets.transforms import (ChannelScaleJitter,
                                              MPIITopdownAffine)
 from mmhg_plugin.datasets.transforms.image_io import (ImageReadError,
                                                       choose_reduction)
 
-MPII_FLIP = [5, 4, 3, 2, 1, 0, 6, 7, 8, 9, 15, 14, 13, 12, 11, 10]
+MPII_FLIP = list(MPII_FLIP_INDICES)
 CODEC = HourglassHeatmap((256, 256), (64, 64), sigma=1.75)
 
 

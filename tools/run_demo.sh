@@ -87,10 +87,14 @@ test_s=$((SECONDS - t1))
 
 say "pictures"
 mkdir -p "$PICS"
+# the first val person's box (unpadded: the test pipeline pads it)
 read -r IMG BBOX < <("$PY" - "$DATA" <<'EOF'
-import json, sys
-ann = json.load(open(f'{sys.argv[1]}/annotations/mpii_val.json'))[0]
-cx, cy, s = ann['center'][0] - 1, ann['center'][1] - 1 + 15 * ann['scale'], ann['scale'] * 100
+import sys
+from mmhg_plugin.datasets.mpii_conventions import mpii_crop_box
+from mmhg_plugin.datasets.mpii_io import read_annotations
+ann = read_annotations(f'{sys.argv[1]}/annotations/mpii_val.json')[0]
+(cx, cy), side = mpii_crop_box(ann['center'], ann['scale'], padding=1.)
+s = side / 2
 print(f"{sys.argv[1]}/images/{ann['image']} {cx - s} {cy - s} {cx + s} {cy + s}")
 EOF
 )

@@ -44,16 +44,16 @@ data_root = 'data/mpii'
 # flip pairs and skeleton, also saved in every checkpoint's meta.
 
 train_pipeline = [
-    dict(type='MPIITopdownAffine', input_size=input_size, scale_padding=1.25,
-         keypoint_index_base=1, scale_range=(0.75, 1.25), rotate_std=30.,
-         rotate_max=60., rotate_prob=0.4, flip_prob=0.5, reduced_decode=True),
+    dict(type='MPIITopdownAffine', input_size=input_size,
+         scale_range=(0.75, 1.25), rotate_std=30., rotate_max=60.,
+         rotate_prob=0.4, flip_prob=0.5, reduced_decode=True),
     dict(type='ChannelScaleJitter', low=0.6, high=1.4),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='MPIITopdownAffine', input_size=input_size, scale_padding=1.25,
-         keypoint_index_base=1, reduced_decode=True),
+    dict(type='MPIITopdownAffine', input_size=input_size,
+         reduced_decode=True),
     dict(type='PackPoseInputs'),
 ]
 

@@ -1,5 +1,7 @@
-"""Datasets: MPII conventions and transforms (the synthetic MPII generator lives in
-``mmhg_plugin.datasets.synthetic`` and is imported on demand)."""
+"""Datasets: MPII facts (``mpii_conventions``), MPII files (``mpii_io``),
+checks and transforms. The synthetic MPII generator
+(``mmhg_plugin.datasets.synthetic``) is imported on demand, never by the
+plugin's registration."""
 from .transforms import ChannelScaleJitter, MPIITopdownAffine
 
 __all__ = ['ChannelScaleJitter', 'MPIITopdownAffine']

@@ -33,9 +33,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-NUM_JOINTS = 16
-REQUIRED_KEYS = ('image', 'center', 'scale', 'joints', 'joints_vis')
-PIXEL_STD = 200.  # MPII: person box side = 200 px * scale
+from .mpii_conventions import MPII_NUM_JOINTS, MPII_PIXEL_STD
+from .mpii_io import ANNOTATION_KEYS, GT_MAT_FIELDS
 
 
 @dataclass(frozen=True)
@@ -52,10 +51,6 @@ class Problem:
         where = self.file if self.index is None else \
             f'{self.file}:{self.index}'
         return f'{where} {self.field}: {self.severity}: {self.message}'
-
-
-class MPIIAnnotationError(ValueError):
-    """Annotation or head-box files that ``MpiiDataset`` cannot parse."""
 
 
 def _num(v: Any) -> bool:
@@ -97,7 +92,7 @@ def check_entry(path: str, i: int, ann: Any, strict: bool) -> List[Problem]:
     if not isinstance(ann, dict):
         add('entry', f'must be an object, got {type(ann).__name__}')
         return p
-    missing = [k for k in REQUIRED_KEYS if k not in ann]
+    missing = [k for k in ANNOTATION_KEYS if k not in ann]
     if missing:
         add('keys', f'missing {", ".join(missing)}')
     img = ann.get('image')
@@ -110,10 +105,11 @@ def check_entry(path: str, i: int, ann: Any, strict: bool) -> List[Problem]:
         pair = [isinstance(j, list) and len(j) == 2 and all(map(_num, j))
                 for j in joints] if isinstance(joints, list) else []
         if not isinstance(joints, list):
-            add('joints', f'must be a list of {NUM_JOINTS} [x, y] pairs, '
-                f'got {type(joints).__name__}')
-        elif len(joints) != NUM_JOINTS:
-            add('joints', f'has {len(joints)} joints, expected {NUM_JOINTS}')
+            add('joints', f'must be a list of {MPII_NUM_JOINTS} [x, y] '
+                f'pairs, got {type(joints).__name__}')
+        elif len(joints) != MPII_NUM_JOINTS:
+            add('joints', f'has {len(joints)} joints, expected '
+                f'{MPII_NUM_JOINTS}')
         elif not all(pair):
             bad = [k for k, ok in enumerate(pair) if not ok]
             add('joints', f'joints {bad} are not [x, y] pairs of numbers')
@@ -123,11 +119,11 @@ def check_entry(path: str, i: int, ann: Any, strict: bool) -> List[Problem]:
                 add('joints', f'non-finite coordinates at joints {bad} '
                     '(they would train with weight 0)')
     if 'joints_vis' in ann:
-        if not (isinstance(vis, list) and len(vis) == NUM_JOINTS
+        if not (isinstance(vis, list) and len(vis) == MPII_NUM_JOINTS
                 and all(map(_num, vis))):
             n = (f'{len(vis)} entries' if isinstance(vis, list) else
                  type(vis).__name__)
-            add('joints_vis', f'must be {NUM_JOINTS} numbers, got {n}')
+            add('joints_vis', f'must be {MPII_NUM_JOINTS} numbers, got {n}')
         elif strict:
             if any(v not in (0, 1) for v in vis):
                 add('joints_vis', f'values must be 0 or 1, got '
@@ -176,10 +172,7 @@ def check_headbox_file(path: str, num_annotations: Optional[int]
         return [Problem(path, None, 'file', f'cannot read as a .mat file: '
                         f'{type(e).__name__}: {e}')]
     p: List[Problem] = []
-    shapes = {'headboxes_src': (2, 2), 'pos_gt_src': (NUM_JOINTS, 2),
-              'jnt_missing': (NUM_JOINTS, )}
-    counts = {}
-    for key, lead in shapes.items():
+    for key, lead in GT_MAT_FIELDS.items():
         if key not in mat:
             needed = ('MpiiDataset needs it' if key == 'headboxes_src' else
                       'needed by MPIIPCKh(gt_file=...) only')
@@ -193,7 +186,6 @@ def check_headbox_file(path: str, num_annotations: Optional[int]
             p.append(Problem(path, None, key, f'shape {shape}, expected '
                              f'{want}'))
             continue
-        counts[key] = shape[-1]
         if num_annotations is not None and shape[-1] != num_annotations:
             p.append(Problem(path, None, key, f'holds {shape[-1]} people but '
                              f'the annotation file has {num_annotations}'))
@@ -267,7 +259,7 @@ def check_images(path: str, anns: Sequence[Any], img_dir: str
                                 and all(map(_finite, center))
                                 and _finite(scale) and scale > 0):
             continue
-        half = PIXEL_STD * scale / 2
+        half = MPII_PIXEL_STD * scale / 2
         (w, h), (x, y) = size, center
         if x < -half or y < -half or x > w + half or y > h + half:
             p.append(Problem(path, i, 'center', f'{center} lies outside the '

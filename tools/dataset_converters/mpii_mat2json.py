@@ -54,10 +54,11 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np  # noqa: E402
 import scipy.io  # noqa: E402
 
-from mmhg_plugin.datasets.synthetic.writer import \
-    write_mpii_gt_mat  # noqa: E402
+from mmhg_plugin.datasets.mpii_conventions import \
+    MPII_NUM_JOINTS  # noqa: E402
+from mmhg_plugin.datasets.mpii_io import (make_entry,  # noqa: E402
+                                          write_annotations, write_gt_mat)
 
-NUM_JOINTS = 16
 DEFAULT_MATCH_TOL = 3.0
 
 
@@ -132,15 +133,15 @@ def parse_person(rect: Any, i: int, j: int, image: str) -> Optional[Person]:
     points = _items(_field(annopoints, 'point')) if annopoints else []
     if not points or scale is None or objpos is None:
         return None
-    joints = np.full((NUM_JOINTS, 2), -1.)
-    annotated = np.zeros(NUM_JOINTS, int)
-    visible = np.full(NUM_JOINTS, -1)
+    joints = np.full((MPII_NUM_JOINTS, 2), -1.)
+    annotated = np.zeros(MPII_NUM_JOINTS, int)
+    visible = np.full(MPII_NUM_JOINTS, -1)
     for k, pt in enumerate(points):
         at = f'{where}: field annopoints.point[{k}]'
         jid = _number(_field(pt, 'id'), f'{at}.id')
-        if jid != int(jid) or not 0 <= jid < NUM_JOINTS:
-            raise MpiiMatError(f'{at}.id: expected a joint id 0-15, got '
-                               f'{jid}')
+        if jid != int(jid) or not 0 <= jid < MPII_NUM_JOINTS:
+            raise MpiiMatError(f'{at}.id: expected a joint id '
+                               f'0-{MPII_NUM_JOINTS - 1}, got {jid}')
         jid = int(jid)
         if annotated[jid]:
             raise MpiiMatError(f'{at}.id: joint {jid} annotated twice')
@@ -243,13 +244,7 @@ def read_val_split(path: str, names: List[str],
 
 def to_entry(p: Person, with_is_visible: bool = False) -> Dict[str, Any]:
     """MMPose json entry of one person (plain Python numbers)."""
-    entry = {
-        'image': p.image,
-        'center': [float(v) for v in p.center],
-        'scale': float(p.scale),
-        'joints': [[float(x), float(y)] for x, y in p.joints],
-        'joints_vis': [int(v) for v in p.annotated],
-    }
+    entry = make_entry(p.image, p.center, p.scale, p.joints, p.annotated)
     if with_is_visible:
         entry['joints_is_visible'] = [int(v) for v in p.is_visible]
     return entry
@@ -267,12 +262,11 @@ def convert(mat_file: str, val_split: str, out_dir: str,
     ann = Path(out_dir) / 'annotations'
     ann.mkdir(parents=True, exist_ok=True)
     val_entries = [to_entry(p, with_is_visible) for p in val]
-    for split, items in (('train', [to_entry(p, with_is_visible)
-                                    for p in train]), ('val', val_entries)):
-        (ann / f'mpii_{split}.json').write_text(json.dumps(items),
-                                                encoding='utf-8')
-    write_mpii_gt_mat(ann / 'mpii_gt_val.mat', val_entries,
-                      [p.head_box.tolist() for p in val])
+    write_annotations(ann / 'mpii_train.json',
+                      [to_entry(p, with_is_visible) for p in train])
+    write_annotations(ann / 'mpii_val.json', val_entries)
+    write_gt_mat(ann / 'mpii_gt_val.mat', val_entries,
+                 [p.head_box.tolist() for p in val])
     val_images = {p.image_index for p in val}
     return dict(images=len(names), annotated_people=len(people),
                 train=len(train), val=len(val),

@@ -2,9 +2,10 @@
 
 Reads ``annotations/mpii_<split>.json`` (and, when present for the split,
 ``annotations/mpii_gt_val.mat`` for the head box) and draws the joints,
-the MPII skeleton, the head box, the centre and the crop box that MMPose
-uses (side ``1.25 * 200 * scale`` around the centre moved down by
-``15 * scale``). Coordinates in the files are 1-based.
+the MPII skeleton, the head box, the centre and the crop box that MMPose and
+``MPIITopdownAffine`` use (``mpii_crop_box`` of
+:mod:`mmhg_plugin.datasets.mpii_conventions`). Coordinates in the files are
+1-based.
 
 Example::
 
@@ -12,21 +13,18 @@ Example::
         --split val --index 0 --out ann.png
 """
 import argparse
-import json
 import os
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import cv2
 import numpy as np
-from scipy.io import loadmat
 
-from mmhg_plugin.datasets.synthetic.skeleton import (  # noqa: E402
-    JOINT_NAMES, LEFT_JOINTS, RIGHT_JOINTS, SKELETON)
+from mmhg_plugin.datasets.mpii_conventions import (
+    MPII_INDEX_BASE, MPII_JOINT_NAMES, MPII_LEFT_JOINTS, MPII_RIGHT_JOINTS,
+    MPII_SKELETON, mpii_crop_box)
+from mmhg_plugin.datasets.mpii_io import read_annotations, read_head_boxes
 
-PIXEL_STD = 200.0
-CROP_PADDING = 1.25
-CENTER_SHIFT = 15.0
 RIGHT_COLOR = (0, 128, 255)  # orange (BGR)
 LEFT_COLOR = (255, 128, 0)  # blue
 MIDDLE_COLOR = (0, 220, 0)
@@ -67,9 +65,9 @@ def joint_color(joint: int) -> Tuple[int, int, int]:
     Returns:
         Tuple[int, int, int]: BGR colour.
     """
-    if joint in RIGHT_JOINTS:
+    if joint in MPII_RIGHT_JOINTS:
         return RIGHT_COLOR
-    if joint in LEFT_JOINTS:
+    if joint in MPII_LEFT_JOINTS:
         return LEFT_COLOR
     return MIDDLE_COLOR
 
@@ -87,7 +85,7 @@ def load_head_boxes(root: Path, split: str) -> Optional[np.ndarray]:
     path = root / 'annotations' / 'mpii_gt_val.mat'
     if split != 'val' or not path.exists():
         return None
-    return np.transpose(loadmat(str(path))['headboxes_src'], [2, 0, 1])
+    return read_head_boxes(path)
 
 
 def draw_entry(img: np.ndarray, entry: Dict[str, Any],
@@ -100,20 +98,19 @@ def draw_entry(img: np.ndarray, entry: Dict[str, Any],
         head_box (np.ndarray, optional): (2, 2) 1-based head box.
         thick (int): Line thickness.
     """
-    joints = np.array(entry['joints'], dtype=np.float64) - 1.0
+    joints = np.array(entry['joints'], dtype=np.float64) - MPII_INDEX_BASE
     vis = np.array(entry['joints_vis'], dtype=bool)
-    scale = float(entry['scale'])
-    center = np.array(entry['center'], dtype=np.float64) - 1.0
-    crop_center = center + np.array([0.0, CENTER_SHIFT * scale])
-    half = 0.5 * CROP_PADDING * PIXEL_STD * scale
+    center = np.array(entry['center'], dtype=np.float64) - MPII_INDEX_BASE
+    crop_center, side = mpii_crop_box(entry['center'], float(entry['scale']))
+    half = 0.5 * side
     cv2.rectangle(img, tuple(np.round(crop_center - half).astype(int)),
                   tuple(np.round(crop_center + half).astype(int)), CROP_COLOR,
                   thick, cv2.LINE_AA)
     if head_box is not None:
-        box = np.round(np.asarray(head_box) - 1.0).astype(int)
+        box = np.round(np.asarray(head_box) - MPII_INDEX_BASE).astype(int)
         cv2.rectangle(img, tuple(box[0]), tuple(box[1]), HEAD_BOX_COLOR, thick,
                       cv2.LINE_AA)
-    for a, b in SKELETON:
+    for a, b in MPII_SKELETON:
         if vis[a] and vis[b]:
             color = joint_color(a)
             color = joint_color(b) if color == MIDDLE_COLOR else color
@@ -135,8 +132,8 @@ def main() -> None:
     """Load the annotation, draw it and save the picture."""
     args = parse_args()
     root = Path(args.data_root)
-    entries: List[Dict[str, Any]] = json.loads(
-        (root / 'annotations' / f'mpii_{args.split}.json').read_text())
+    entries = read_annotations(root / 'annotations' /
+                               f'mpii_{args.split}.json')
     entry = entries[args.index]
     head_boxes = load_head_boxes(root, args.split)
     img = cv2.imread(str(root / 'images' / entry['image']), cv2.IMREAD_COLOR)
@@ -150,7 +147,8 @@ def main() -> None:
         draw_entry(img, entries[i],
                    None if head_boxes is None else head_boxes[i], thick)
     missing = [
-        JOINT_NAMES[j] for j, v in enumerate(entry['joints_vis']) if not v
+        MPII_JOINT_NAMES[j]
+        for j, v in enumerate(entry['joints_vis']) if not v
     ]
     print(f'{entry["image"]}: {img.shape[1]}x{img.shape[0]}, scale '
           f'{entry["scale"]:.3f}, center {entry["center"]}, missing '

@@ -4,13 +4,13 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from ..mpii_conventions import (MPII_INDEX_BASE, MPII_NUM_JOINTS,
+                                MPII_PIXEL_STD, PCKH_HEAD_FACTOR,
+                                mpii_crop_box)
 from . import background, render
 from . import skeleton as sk
 from .pose import Person3D, project_person, sample_person
 
-PIXEL_STD = 200.0  # MPII scale unit: person height / 200 px
-CENTER_SHIFT = 15.0  # MMPose adds 15 * scale px to the centre's y
-HEAD_BOX_RATIO = 0.6  # PCKh SC_BIAS: head size = 0.6 * head-box diagonal
 MIN_IMAGE = (360, 480)  # height, width
 ASPECTS = (0.75, 0.5625, 1.0, 4.0 / 3.0)  # height / width
 ASPECT_WEIGHTS = (0.45, 0.3, 0.12, 0.13)
@@ -43,7 +43,9 @@ class SceneConfig:
         occluder_prob (float): Probability of a foreground object that
             covers part of a person (joints stay annotated).
         crop_fit (float): Max joint extent (x and y) in units of height, so
-            that the 1.25 * 200 * scale crop holds the person.
+            that the crop (side ``MPII_CROP_PADDING`` heights, see
+            :func:`~mmhg_plugin.datasets.mpii_conventions.mpii_crop_box`)
+            holds the person.
     """
     two_person_prob: float = 0.2
     truncation_prob: float = 0.08
@@ -66,7 +68,7 @@ class PersonAnnotation:
             0.01 px; (-1, -1) where the joint is outside the image.
         visible (np.ndarray): (16,) int, 1 inside the image, 0 outside.
         center (np.ndarray): (2,) 1-based MPII ``objpos``.
-        scale (float): Standing height / 200 px.
+        scale (float): Standing height / ``MPII_PIXEL_STD``.
         head_box (np.ndarray): (2, 2) 1-based [[x1, y1], [x2, y2]].
         facing_camera (bool): Whether the body faces the camera.
         pose_type (str): Pose family used to sample the person.
@@ -127,7 +129,7 @@ def _sample_fitting_person(
         person = sample_person(rng, cfg.facing_prob)
         roll = _sample_roll(rng, cfg)
         unit, _ = project_person(person, 1.0, roll, np.zeros(2))
-        if np.ptp(unit[:sk.NUM_JOINTS], axis=0).max() <= cfg.crop_fit:
+        if np.ptp(unit[:MPII_NUM_JOINTS], axis=0).max() <= cfg.crop_fit:
             break
     return person, roll, unit
 
@@ -149,11 +151,12 @@ def _layout(units: List[np.ndarray], scales: np.ndarray, gaps: np.ndarray,
     """
     origins, boxes, cursor = [], [], 0.0
     for unit, s, gap, lift in zip(units, scales, gaps, lifts):
-        px = unit * s * PIXEL_STD
-        lo = px.min(axis=0) - BODY_MARGIN * s * PIXEL_STD
-        hi = px.max(axis=0) + BODY_MARGIN * s * PIXEL_STD
+        px = unit * s * MPII_PIXEL_STD
+        lo = px.min(axis=0) - BODY_MARGIN * s * MPII_PIXEL_STD
+        hi = px.max(axis=0) + BODY_MARGIN * s * MPII_PIXEL_STD
         cursor += gap * (hi[0] - lo[0])
-        origin = np.array([cursor - lo[0], -hi[1] - lift * s * PIXEL_STD])
+        origin = np.array(
+            [cursor - lo[0], -hi[1] - lift * s * MPII_PIXEL_STD])
         origins.append(origin)
         boxes.append(np.concatenate([lo + origin, hi + origin]))
         cursor = hi[0] + origin[0]
@@ -199,26 +202,28 @@ def _truncate(rng: np.random.Generator, joints: List[np.ndarray],
 def _annotate(uv: np.ndarray, person: Person3D, scale: float, size: np.ndarray,
               rng: np.random.Generator) -> PersonAnnotation:
     """Convert 0-based landmark pixels to an MPII-style annotation."""
-    height_px = scale * PIXEL_STD
-    joints = np.round(uv[:sk.NUM_JOINTS] + 1.0, 2)
-    inside = np.all(
-        (joints >= 1.0) & (joints <= size[None].astype(float)), axis=1)
+    height_px = scale * MPII_PIXEL_STD
+    joints = np.round(uv[:MPII_NUM_JOINTS] + MPII_INDEX_BASE, 2)
+    inside = np.all((joints >= MPII_INDEX_BASE)
+                    & (joints <= size[None].astype(float)), axis=1)
     joints[~inside] = -1.0
-    mid = 0.5 * (uv[:sk.NUM_JOINTS].min(0) + uv[:sk.NUM_JOINTS].max(0))
+    mid = 0.5 * (uv[:MPII_NUM_JOINTS].min(0) + uv[:MPII_NUM_JOINTS].max(0))
     jitter = np.clip(
         rng.normal(0, CENTER_JITTER, 2), -2 * CENTER_JITTER,
         2 * CENTER_JITTER) * height_px
-    # MMPose moves the centre down by 15 * scale px: undo it here so that
-    # its crop box is centred on the body.
-    center = mid + jitter + np.array([1.0, 1.0 - CENTER_SHIFT * scale])
+    # the annotated centre whose crop box is centred on the body: undo the
+    # centre shift and index base of mpii_crop_box (an offset per scale)
+    offset, _ = mpii_crop_box(np.zeros(2), scale)
+    center = mid + jitter - offset
     head_mid = 0.5 * (uv[sk.HEAD_TOP] + uv[sk.UPPER_NECK])
     head_mid = head_mid + rng.normal(0, HEAD_BOX_JITTER, 2) * height_px
     head_size = person.props.head * height_px * rng.uniform(*HEAD_SIZE_JITTER)
-    diag = head_size / HEAD_BOX_RATIO
+    diag = head_size / PCKH_HEAD_FACTOR
     ratio = rng.uniform(*HEAD_BOX_ASPECT)
     box_h = diag / np.sqrt(1 + ratio**2)
     half = 0.5 * np.array([ratio * box_h, box_h])
-    head_box = np.round(np.stack([head_mid - half, head_mid + half]) + 1.0, 2)
+    head_box = np.round(
+        np.stack([head_mid - half, head_mid + half]) + MPII_INDEX_BASE, 2)
     return PersonAnnotation(
         joints=joints,
         visible=inside.astype(int),
@@ -227,7 +232,7 @@ def _annotate(uv: np.ndarray, person: Person3D, scale: float, size: np.ndarray,
         head_box=head_box,
         facing_camera=person.facing_camera,
         pose_type=person.pose_type,
-        joints_px=uv[:sk.NUM_JOINTS].copy())
+        joints_px=uv[:MPII_NUM_JOINTS].copy())
 
 
 @dataclass
@@ -261,7 +266,7 @@ def _place_people(rng: np.random.Generator,
     offset = -union[:2] + rng.uniform(0, 1, 2) * np.maximum(size - need, 0)
     if rng.random() < cfg.truncation_prob:
         joints = [
-            unit[:sk.NUM_JOINTS] * s * PIXEL_STD + o + offset
+            unit[:MPII_NUM_JOINTS] * s * MPII_PIXEL_STD + o + offset
             for unit, s, o in zip(units, scales, origins)
         ]
         offset = offset + _truncate(rng, joints, size)
@@ -303,7 +308,7 @@ def render_scene(seed: int,
                                        plain_background)
     people, drawn = [], []
     for item in placed:
-        height_px = item.scale * PIXEL_STD
+        height_px = item.scale * MPII_PIXEL_STD
         uv, depth = project_person(item.person, height_px, item.roll,
                                    item.origin)
         people.append(_annotate(uv, item.person, item.scale, size, geo))
@@ -312,8 +317,8 @@ def render_scene(seed: int,
         item, (uv, depth) = placed[i], drawn[i]
         render.draw_person(image, uv, depth, float(item.person.face_normal[2]),
                            render.sample_appearance(look),
-                           item.scale * PIXEL_STD, item.person.props.head,
-                           look)
+                           item.scale * MPII_PIXEL_STD,
+                           item.person.props.head, look)
     if plain_background:
         return Scene(image=image, people=people)
     if occ.random() < cfg.occluder_prob:

@@ -1,8 +1,9 @@
-"""MPII skeleton: joints, proportions, joint-angle limits, kinematics.
+"""Synthetic body model: proportions, joint-angle limits, kinematics.
 
-Joint order, names, flip pairs and limbs follow MPII / MMPose's ``mpii.py``.
-Extra drawing landmarks (hands, toes, face, torso outline) are numbered after
-the 16 joints. Lengths are fractions of the person's standing height.
+The 16 joints are MPII's (names, order and sides from
+:mod:`mmhg_plugin.datasets.mpii_conventions`); extra drawing landmarks (hands,
+toes, face, torso outline) are numbered after them. Lengths are fractions of
+the person's standing height.
 
 Body frame: x = the person's left, y = up, z = the person's forward.
 Flexion moves a limb forward, abduction outward (away from the midline).
@@ -12,33 +13,27 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-# MPII joint order (as in the MPII annotations and MMPose's mpii.py).
-R_ANKLE, R_KNEE, R_HIP, L_HIP, L_KNEE, L_ANKLE = 0, 1, 2, 3, 4, 5
-PELVIS, THORAX, UPPER_NECK, HEAD_TOP = 6, 7, 8, 9
-R_WRIST, R_ELBOW, R_SHOULDER = 10, 11, 12
-L_SHOULDER, L_ELBOW, L_WRIST = 13, 14, 15
-NUM_JOINTS = 16
-JOINT_NAMES = ('right_ankle', 'right_knee', 'right_hip', 'left_hip',
-               'left_knee', 'left_ankle', 'pelvis', 'thorax', 'upper_neck',
-               'head_top', 'right_wrist', 'right_elbow', 'right_shoulder',
-               'left_shoulder', 'left_elbow', 'left_wrist')
-MAT_JOINT_NAMES = ('rank', 'rkne', 'rhip', 'lhip', 'lkne', 'lank', 'pelv',
-                   'thor', 'neck', 'head', 'rwri', 'relb', 'rsho', 'lsho',
-                   'lelb', 'lwri')
-FLIP_PAIRS = ((R_ANKLE, L_ANKLE), (R_KNEE, L_KNEE), (R_HIP, L_HIP),
-              (R_WRIST, L_WRIST), (R_ELBOW, L_ELBOW), (R_SHOULDER, L_SHOULDER))
-RIGHT_JOINTS = tuple(pair[0] for pair in FLIP_PAIRS)
-LEFT_JOINTS = tuple(pair[1] for pair in FLIP_PAIRS)
-SKELETON = ((R_ANKLE, R_KNEE), (R_KNEE, R_HIP), (R_HIP, PELVIS),
-            (PELVIS, L_HIP), (L_HIP, L_KNEE), (L_KNEE, L_ANKLE),
-            (PELVIS, THORAX), (THORAX, UPPER_NECK), (UPPER_NECK, HEAD_TOP),
-            (R_WRIST, R_ELBOW), (R_ELBOW, R_SHOULDER), (R_SHOULDER, THORAX),
-            (THORAX, L_SHOULDER), (L_SHOULDER, L_ELBOW), (L_ELBOW, L_WRIST))
+from ..mpii_conventions import MPII_JOINT_INDEX, MPII_NUM_JOINTS
 
-# Extra landmarks used for drawing, stored after the 16 joints.
-R_HAND, L_HAND, R_TOE, L_TOE = 16, 17, 18, 19
-HEAD_CENTER, HAIR_CENTER, NOSE, R_EYE, L_EYE, MOUTH = 20, 21, 22, 23, 24, 25
-TORSO_BOX_START = 26  # 4 corners per torso level follow
+# MPII joint indices used by the kinematics and the drawing.
+R_ANKLE, R_KNEE, R_HIP = (MPII_JOINT_INDEX[n]
+                          for n in ('right_ankle', 'right_knee', 'right_hip'))
+L_HIP, L_KNEE, L_ANKLE = (MPII_JOINT_INDEX[n]
+                          for n in ('left_hip', 'left_knee', 'left_ankle'))
+PELVIS, THORAX, UPPER_NECK, HEAD_TOP = (
+    MPII_JOINT_INDEX[n]
+    for n in ('pelvis', 'thorax', 'upper_neck', 'head_top'))
+R_WRIST, R_ELBOW, R_SHOULDER = (
+    MPII_JOINT_INDEX[n]
+    for n in ('right_wrist', 'right_elbow', 'right_shoulder'))
+L_SHOULDER, L_ELBOW, L_WRIST = (
+    MPII_JOINT_INDEX[n]
+    for n in ('left_shoulder', 'left_elbow', 'left_wrist'))
+
+# Extra landmarks used for drawing, numbered after the MPII joints; the
+# torso outline (4 corners per level) starts at TORSO_BOX_START.
+(R_HAND, L_HAND, R_TOE, L_TOE, HEAD_CENTER, HAIR_CENTER, NOSE, R_EYE, L_EYE,
+ MOUTH, TORSO_BOX_START) = range(MPII_NUM_JOINTS, MPII_NUM_JOINTS + 11)
 TORSO_BOX_LEVELS = 4
 TORSO_BOX_CORNERS = 4
 NUM_LANDMARKS = TORSO_BOX_START + TORSO_BOX_CORNERS * TORSO_BOX_LEVELS

@@ -10,7 +10,6 @@ Layout of ``out_dir``::
     annotations/mpii_gt_val.mat          head boxes etc. for PCKh
     meta.json, README.txt
 """
-import io
 import json
 import multiprocessing as mp
 import time
@@ -19,21 +18,17 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import cv2
-import numpy as np
-import scipy.io
 
-from . import skeleton as sk
+from ..mpii_conventions import MPII_PIXEL_STD
+from ..mpii_io import Entry, make_entry, write_annotations, write_gt_mat
 from .scene import PersonAnnotation, SceneConfig, render_scene
 
 GENERATOR_VERSION = '1.0.0'
 VAL_ID_OFFSET = 100_000_000  # keeps val names stable when num_train changes
 IMAGE_NAME_DIGITS = 9
 DEFAULT_JPEG_QUALITY = 90
-MAT_HEADER_BYTES = 116  # descriptive text at the start of a MAT-5 file
-MAT_HEADER = b'MATLAB 5.0 MAT-file, mmhg synthetic MPII generator'
 SPLITS = ('train', 'val')
 
-Entry = Dict[str, Any]
 ProgressFn = Callable[[int, int], None]
 Job = Tuple[int, str, int, str, int, SceneConfig]
 
@@ -65,13 +60,8 @@ def person_entry(image: str, person: PersonAnnotation) -> Entry:
         Dict[str, Any]: ``image``, ``center``, ``scale``, ``joints`` and
         ``joints_vis`` with plain Python numbers.
     """
-    return {
-        'image': image,
-        'center': [float(v) for v in person.center],
-        'scale': float(person.scale),
-        'joints': [[float(x), float(y)] for x, y in person.joints],
-        'joints_vis': [int(v) for v in person.visible],
-    }
+    return make_entry(image, person.center, person.scale, person.joints,
+                      person.visible)
 
 
 def _render_job(job: Job) -> Tuple[List[Entry], List[List[List[float]]]]:
@@ -90,46 +80,6 @@ def _render_job(job: Job) -> Tuple[List[Entry], List[List[List[float]]]]:
     return entries, boxes
 
 
-def write_mpii_gt_mat(path: Union[str, Path], entries: List[Entry],
-                      head_boxes: List[List[List[float]]]) -> None:
-    """Write ``mpii_gt_val.mat`` in the layout of the official file.
-
-    Fields: ``dataset_joints`` (1x16 cell of names), ``jnt_missing``
-    (16xN, 1 = missing), ``pos_gt_src`` (16x2xN, 1-based) and
-    ``headboxes_src`` (2x2xN, [[x1, y1], [x2, y2]], 1-based). The
-    timestamp of the MAT header is replaced so that the bytes only
-    depend on the content.
-
-    Args:
-        path (str | Path): Output file.
-        entries (List[Dict[str, Any]]): Json entries, in json order.
-        head_boxes (List[List[List[float]]]): One 2x2 box per entry.
-    """
-    names = np.empty((1, sk.NUM_JOINTS), dtype=object)
-    names[0, :] = list(sk.MAT_JOINT_NAMES)
-    count = len(entries)
-    joints = np.array([e['joints'] for e in entries],
-                      dtype=np.float64).reshape(count, sk.NUM_JOINTS, 2)
-    visible = np.array([e['joints_vis'] for e in entries],
-                       dtype=np.float64).reshape(count, sk.NUM_JOINTS)
-    boxes = np.array(head_boxes, dtype=np.float64).reshape(count, 2, 2)
-    buffer = io.BytesIO()
-    scipy.io.savemat(
-        buffer, {
-            'dataset_joints': names,
-            'jnt_missing': np.ascontiguousarray((1.0 - visible).T),
-            'pos_gt_src': np.ascontiguousarray(joints.transpose(1, 2, 0)),
-            'headboxes_src': np.ascontiguousarray(boxes.transpose(1, 2, 0)),
-        })
-    data = bytearray(buffer.getvalue())
-    data[:MAT_HEADER_BYTES] = MAT_HEADER.ljust(MAT_HEADER_BYTES, b' ')
-    Path(path).write_bytes(bytes(data))
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data), encoding='utf-8')
-
-
 def _readme(meta: Dict[str, Any]) -> str:
     return (
         'Synthetic MPII-format human pose dataset (mmhg_plugin).\n'
@@ -139,7 +89,8 @@ def _readme(meta: Dict[str, Any]) -> str:
         f'{meta["num_val_images"]} images, {meta["num_val_people"]} '
         'people.\nAnnotations follow the MPII json used by MMPose: one '
         'entry per person, 1-based joints, joints [-1, -1] and '
-        'joints_vis 0 outside the image, scale = height / 200 px.\n'
+        'joints_vis 0 outside the image, scale = height / '
+        f'{MPII_PIXEL_STD:g} px.\n'
         'Regenerate with tools/dataset_converters/make_synthetic_mpii.py.\n')
 
 
@@ -211,10 +162,10 @@ def generate_synthetic_mpii(
             pool.close()
             pool.join()
     for split in SPLITS:
-        _write_json(ann_dir / f'mpii_{split}.json', entries[split])
-    _write_json(ann_dir / 'mpii_trainval.json',
-                entries['train'] + entries['val'])
-    write_mpii_gt_mat(ann_dir / 'mpii_gt_val.mat', entries['val'], val_boxes)
+        write_annotations(ann_dir / f'mpii_{split}.json', entries[split])
+    write_annotations(ann_dir / 'mpii_trainval.json',
+                      entries['train'] + entries['val'])
+    write_gt_mat(ann_dir / 'mpii_gt_val.mat', entries['val'], val_boxes)
     meta = {
         'generator': 'mmhg_plugin.datasets.synthetic',
         'version': GENERATOR_VERSION,
@@ -227,7 +178,7 @@ def generate_synthetic_mpii(
         'jpeg_quality': jpeg_quality,
         'scene_config': asdict(cfg),
     }
-    _write_json(root / 'meta.json', meta)
+    (root / 'meta.json').write_text(json.dumps(meta), encoding='utf-8')
     (root / 'README.txt').write_text(_readme(meta), encoding='utf-8')
     seconds = time.perf_counter() - start
     return dict(

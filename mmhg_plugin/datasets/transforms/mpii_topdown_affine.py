@@ -11,7 +11,8 @@ from mmengine.logging import print_log
 from mmpose.registry import TRANSFORMS
 from PIL import Image
 
-from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
+from mmhg_plugin.datasets.mpii_conventions import (MPII_CROP_PADDING,
+                                                   MPII_INDEX_BASE)
 from .augment_laws import (LUA_SCALE_CLIP, LUA_SCALE_SIGMA, check_scale_law,
                            sample_scale_factor)
 from .crop_geometry import crop_matrix
@@ -27,7 +28,8 @@ class MPIITopdownAffine(BaseTransform):
     """Crop, rotate, scale and flip one person into the network input.
 
     The crop is the square (or input-shaped) box of side ``bbox_scale *
-    scale_padding`` (MPII: ``200 * scale * 1.25``) around ``bbox_center``,
+    scale_padding`` around ``bbox_center`` (for MPII, with ``MpiiDataset``'s
+    box: :func:`~mmhg_plugin.datasets.mpii_conventions.mpii_crop_box`),
     warped by one affine (:func:`crop_matrix`) applied to the image and the
     keypoints alike. Training augmentation: scale factor ``U(scale_range)``
     (the paper; ``scale_law='lua'``: the Lua code's log-normal law), rotation
@@ -52,7 +54,8 @@ class MPIITopdownAffine(BaseTransform):
     Required Keys:
         - img or img_path
         - bbox_center (1, 2) and bbox_scale (1, 2), or bbox (1, 4) xyxy
-        - keypoints (1, K, 2), optional (absent at inference)
+        - keypoints (1, K, 2), 1-based as MPII annotates them; optional
+          (absent at inference)
         - keypoints_visible (1, K), optional
         - flip_indices, when flipping keypoints
 
@@ -65,21 +68,20 @@ class MPIITopdownAffine(BaseTransform):
     Added Keys:
         - ori_shape (when the image is read here)
         - input_size, input_center, input_scale
-        - transformed_keypoints (1, K, 2), 0-based input coordinates
+        - transformed_keypoints (1, K, 2), 0-based input coordinates:
+          ``keypoints`` minus
+          :data:`~mmhg_plugin.datasets.mpii_conventions.MPII_INDEX_BASE`,
+          warped (the index base is no option: the metric adds the same
+          constant back, see :mod:`mmhg_plugin.datasets.mpii_conventions`)
         - flip, flip_direction
         - warp_mat: (2, 3) image-to-input matrix
 
     Args:
         input_size (tuple[int, int]): Network input (w, h).
-        scale_padding (float): Crop enlargement over ``bbox_scale``
-            (the original's 1.25). Defaults to 1.25.
-        center_shift (float): Move the centre down by this fraction of the
-            box height before cropping. MMPose's ``MpiiDataset`` already
-            applies the original's ``15 * scale`` px (0.075), so MPII
-            configs keep the default 0.
-        keypoint_index_base (float): Subtracted from ``keypoints`` before
-            warping; 1 for MPII's 1-based joints (see
-            :mod:`mmhg_plugin.datasets.mpii_conventions`).
+        scale_padding (float): Crop enlargement over ``bbox_scale``.
+            Defaults to
+            :data:`~mmhg_plugin.datasets.mpii_conventions.MPII_CROP_PADDING`
+            (the originals' crop).
         scale_range (tuple[float, float] | None): Random crop scale factor
             range, e.g. (0.75, 1.25); None for no scale augmentation.
         rotate_std (float): Std of the random angle (degrees).
@@ -98,9 +100,7 @@ class MPIITopdownAffine(BaseTransform):
 
     def __init__(self,
                  input_size: Tuple[int, int],
-                 scale_padding: float = 1.25,
-                 center_shift: float = 0.,
-                 keypoint_index_base: float = MPII_INDEX_BASE,
+                 scale_padding: float = MPII_CROP_PADDING,
                  scale_range: Optional[Sequence[float]] = None,
                  rotate_std: float = 0.,
                  rotate_max: float = 0.,
@@ -131,8 +131,6 @@ class MPIITopdownAffine(BaseTransform):
                 raise ValueError(f'{name} must be in [0, 1], got {p}')
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.scale_padding = float(scale_padding)
-        self.center_shift = float(center_shift)
-        self.keypoint_index_base = float(keypoint_index_base)
         self.scale_range = None if scale_range is None else tuple(
             float(s) for s in scale_range)
         self.rotate_std = float(rotate_std)
@@ -180,7 +178,6 @@ class MPIITopdownAffine(BaseTransform):
         w, h = self.input_size
         # Fix the aspect ratio to the input's, as MMPose's TopdownAffine.
         crop_w = max(box[0], box[1] * w / h) * self.scale_padding
-        center = center + np.array([0., self.center_shift * box[1]])
         return center, crop_w
 
     @staticmethod
@@ -266,7 +263,7 @@ class MPIITopdownAffine(BaseTransform):
         kpts = results.get('keypoints')
         if kpts is not None:
             xy = np.asarray(kpts, np.float32)[..., :2]
-            xy = xy - self.keypoint_index_base
+            xy = xy - MPII_INDEX_BASE  # MPII's 1-based joints -> 0-based
             # non-finite joints stay non-finite (the codec gives them
             # weight 0); inf * 0 in the product is expected, not an error
             with np.errstate(invalid='ignore'):
@@ -291,8 +288,6 @@ class MPIITopdownAffine(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(input_size={self.input_size}, '
                 f'scale_padding={self.scale_padding}, '
-                f'center_shift={self.center_shift}, '
-                f'keypoint_index_base={self.keypoint_index_base}, '
                 f'scale_range={self.scale_range}, '
                 f'rotate_std={self.rotate_std}, '
                 f'rotate_max={self.rotate_max}, '

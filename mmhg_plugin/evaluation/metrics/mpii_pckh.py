@@ -34,13 +34,15 @@ class MPIIPCKh(BaseMetric):
     - the PCKh curve of ``Mean`` over ``curve_thresholds`` (logged, and kept
       in :attr:`last_curve`).
 
-    Predictions are 0-based image coordinates; ground truth is 1-based
-    (:mod:`mmhg_plugin.datasets.mpii_conventions`), so ``index_base`` (1) is
-    added to predictions. Ground truth comes from the data samples
-    (``gt_instances.keypoints``, ``keypoints_visible``, ``head_size``, as
-    MMPose's ``MpiiDataset`` provides with ``headbox_file``) or, when
-    ``gt_file`` is given, from the standard ``mpii_gt_val.mat`` indexed by
-    the samples' ``id``.
+    Predictions are 0-based image coordinates; ground truth is 1-based, so
+    :data:`~mmhg_plugin.datasets.mpii_conventions.MPII_INDEX_BASE` is added
+    to predictions: the constant that ``MPIITopdownAffine`` subtracts from
+    the training keypoints, and what MMPose's ``MpiiPCKAccuracy`` adds (see
+    :mod:`mmhg_plugin.datasets.mpii_conventions`); no config states it.
+    Ground truth comes from the data samples (``gt_instances.keypoints``,
+    ``keypoints_visible``, ``head_size``, as MMPose's ``MpiiDataset``
+    provides with ``headbox_file``) or, when ``gt_file`` is given, from the
+    standard ``mpii_gt_val.mat`` indexed by the samples' ``id``.
 
     Differences from MMPose 1.3.2's ``MpiiPCKAccuracy``: ``<=`` (official)
     instead of ``<``; per-joint names instead of indices; ``Total16``, the
@@ -51,7 +53,6 @@ class MPIIPCKh(BaseMetric):
         thr (float): PCKh threshold. Defaults to 0.5.
         thr_low (float): Second threshold. Defaults to 0.1.
         gt_file (str | None): Path of ``mpii_gt_val.mat``.
-        index_base (float): Added to predictions. Defaults to 1 (MPII).
         curve_thresholds (Sequence[float] | None): Thresholds of the curve.
             Defaults to 0, 0.01, ..., 0.5.
         collect_device (str): 'cpu' or 'gpu'.
@@ -64,7 +65,6 @@ class MPIIPCKh(BaseMetric):
                  thr: float = 0.5,
                  thr_low: float = 0.1,
                  gt_file: Optional[str] = None,
-                 index_base: float = MPII_INDEX_BASE,
                  curve_thresholds: Optional[Sequence[float]] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -72,7 +72,6 @@ class MPIIPCKh(BaseMetric):
         self.thr = float(thr)
         self.thr_low = float(thr_low)
         self.gt_file = gt_file
-        self.index_base = float(index_base)
         self.curve_thresholds = np.round(np.arange(0., 0.5001, 0.01), 4) \
             if curve_thresholds is None else np.asarray(curve_thresholds)
         self.last_curve: Dict[float, float] = {}
@@ -125,7 +124,7 @@ class MPIIPCKh(BaseMetric):
             raise ValueError(
                 f'MPIIPCKh: {dup} samples evaluated more than once; a '
                 'distributed sampler padded the dataset or ids repeat')
-        pred = np.stack([r['pred'] for r in results]) + self.index_base
+        pred = np.stack([r['pred'] for r in results]) + MPII_INDEX_BASE
         gt, visible, head_size = self._ground_truth(results)
         names = self._joint_names(pred.shape[1])
         correct = pckh_correct(pred, gt, visible, head_size, self.thr)
