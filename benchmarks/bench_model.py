@@ -104,7 +104,7 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
             optim = VARIANTS[name][1] if name in VARIANTS else {}
             fns[name] = train_fn(model, inp, samples, **optim)
             checks[name], first_s[name] = first_call(
-                lambda: fns[name](capture=True))
+                lambda fn=fns[name]: fn(capture=True))
     times = interleaved(fns, repeats=repeats, warmup=1)
     rate = {n: batch / median(t) for n, t in times.items()}
     base = max(BASELINES, key=lambda n: rate[n])
