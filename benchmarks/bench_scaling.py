@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from common import Result, interleaved, median
-from model_utils import build, infer_fn, model_cfg, randomise
+from model_utils import PLAIN, build, infer_fn, model_cfg, randomise
 
 STACKS = (1, 2, 4, 8)
 SIDES = (128, 256, 384)
@@ -26,7 +26,7 @@ def _fns() -> Dict[str, callable]:
     fns = {}
     for n in STACKS:
         torch.manual_seed(n)
-        model = randomise(build(model_cfg(n)))
+        model = randomise(build(model_cfg(n, **PLAIN)))
         fns[f'hg{n}@256'] = infer_fn(model, torch.rand(1, 3, 256, 256))
         if n == 2:
             for side in SIDES:

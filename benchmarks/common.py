@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
+#: GMACs per 256x256 image forward of the Stacked Hourglass (F 256, depth
+#: 4), from tools/analysis_tools/get_flops.py: 1.96 + 3.185 per stack
+#: (hg2 8.33, hg8 27.44).
+GMACS_FIXED, GMACS_PER_STACK = 1.96, 3.185
 
 
 def pin_threads(num_threads: int) -> None:
@@ -83,6 +87,8 @@ class Result:
     unit: str
     target: Optional[str] = None
     details: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Which baseline (e.g. 'port' or 'eager'), where there is a choice.
+    baseline_name: Optional[str] = None
 
     @property
     def ratio(self) -> float:
@@ -99,6 +105,8 @@ class Result:
     def to_json(self) -> Dict[str, Any]:
         out = dict(value=self.value, baseline=self.baseline,
                    ratio=self.ratio, unit=self.unit)
+        if self.baseline_name:
+            out['baseline_name'] = self.baseline_name
         if self.target:
             out.update(target=self.target, met=self.met)
         out.update(self.details)
@@ -131,18 +139,41 @@ def fmt(x: Any) -> str:
 
 
 def table(results: Sequence[Result]) -> str:
-    """Plain-text table: name, value, baseline, ratio, unit, target."""
+    """Plain-text table: name, value, baseline (and which), ratio, unit,
+    target."""
     rows = [('figure', 'value', 'baseline', 'ratio', 'unit', 'target')]
     for r in results:
         tgt = '' if not r.target else (
             f"{r.target} {'met' if r.met else 'MISSED'}")
-        rows.append((r.name, fmt(r.value), fmt(r.baseline),
-                     f'{r.ratio:.2f}x', r.unit, tgt))
+        base = fmt(r.baseline) + (f' ({r.baseline_name})'
+                                  if r.baseline_name else '')
+        rows.append((r.name, fmt(r.value), base, f'{r.ratio:.2f}x', r.unit,
+                     tgt))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ['  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
              for row in rows]
     lines.insert(1, '  '.join('-' * w for w in widths))
     return '\n'.join(lines)
+
+
+_MATMUL: Dict[Any, float] = {}
+
+
+def matmul_gflops(dtype: Any, n: int = 2048, repeats: int = 8) -> float:
+    """GFLOP/s of a plain ``n x n`` matmul in ``dtype`` at torch's current
+    threads: the best of ``repeats`` (measured once per process)."""
+    import torch
+    if dtype not in _MATMUL:
+        a = torch.rand(n, n, dtype=dtype)
+        b = torch.rand(n, n, dtype=dtype)
+        a @ b
+        best = float('inf')
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+        _MATMUL[dtype] = 2 * n**3 / best / 1e9
+    return _MATMUL[dtype]
 
 
 def machine_info(num_threads: int) -> Dict[str, Any]:
@@ -163,6 +194,7 @@ def machine_info(num_threads: int) -> Dict[str, Any]:
                 ident['bf16_flags'] = sorted(
                     {'avx2', 'avx512f', 'avx512_bf16', 'amx_bf16'}
                     & set(value.split()))
+                ident['cpu_flags'] = value
                 break
     except OSError:
         pass

@@ -2,6 +2,9 @@
 
 Every variant is built from the shipped config (``configs/hg{N}_mpii_256.py``)
 with only the speed switches changed, and loads the same random weights.
+The baselines: the plain build (:data:`PLAIN`: every switch off) fed NCHW
+images, and the same plain build fed as the official PyTorch port feeds its
+network (:func:`port_layout`).
 """
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -19,8 +22,22 @@ from mmhg_plugin.datasets.mpii_conventions import (MPII_FLIP_INDICES,
                                                    MPII_NUM_JOINTS)
 
 
+#: Every speed switch off: the plain build (float32, NCHW, eager).
+PLAIN = dict(channels_last=False, fuse_norm_for_test=False,
+             torch_compile=False, autocast=None)
+
+
+def port_layout(x: Tensor) -> Tensor:
+    """``x`` (B, C, H, W) as the official PyTorch port hands it to its
+    network: an NHWC tensor permuted to NCHW (``imgs.permute(0, 3, 1,
+    2)``), so with channels-last strides, and the same values."""
+    return x.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2)
+
+
 def model_cfg(num_stacks: int, **switches) -> dict:
-    """The shipped model config of ``num_stacks`` stacks, with switches."""
+    """The shipped model config of ``num_stacks`` stacks (its default
+    switches), with ``switches`` changed; ``**PLAIN`` gives the plain
+    build."""
     cfg = Config.fromfile(str(REPO / 'configs' /
                               f'hg{num_stacks}_mpii_256.py')).model
     cfg = cfg.to_dict()

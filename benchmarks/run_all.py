@@ -57,11 +57,13 @@ def main() -> int:
     meta = machine_info(args.threads)
     meta.update(quick=args.quick, topics=topics,
                 inductor_cache_warm=_inductor_cache_warm())
-    print(f"machine: {meta['cpu']}, {meta['cores']} cores, torch "
-          f"{meta['torch']}, {args.threads} threads, load "
-          f"{meta.get('load_average_1m', 0):.1f}, inductor cache "
-          f"{'warm' if meta['inductor_cache_warm'] else 'cold'}",
+    print(f"machine: {meta['cpu']} (family {meta.get('cpu_family')} model "
+          f"{meta.get('cpu_model')}; {', '.join(meta.get('bf16_flags', []))})"
+          f", {meta['cores']} cores, torch {meta['torch']}, {args.threads} "
+          f"threads, load {meta.get('load_average_1m', 0):.1f}, inductor "
+          f"cache {'warm' if meta['inductor_cache_warm'] else 'cold'}",
           flush=True)
+    print(f"cpu flags: {meta.get('cpu_flags', '?')}", flush=True)
     results, started = [], time.perf_counter()
 
     def log(msg: str) -> None:
@@ -95,7 +97,9 @@ def main() -> int:
     meta['load_average_1m_end'] = os.getloadavg()[0]
     print()
     print(table(results))
-    print(f"\n{len(results)} figures in {meta['total_s']:.0f} s")
+    print(f"\n{len(results)} figures in {meta['total_s']:.0f} s; load "
+          f"{meta.get('load_average_1m', 0):.1f} at the start, "
+          f"{meta['load_average_1m_end']:.1f} at the end")
     if args.json:
         write_json(args.json, results, meta)
         print(f'written to {args.json}')

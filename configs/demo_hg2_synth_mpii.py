@@ -35,6 +35,7 @@ data_root = 'data/synth_mpii'
 
 model = dict(
     channels_last=True,
+    fuse_norm_for_test=True,
     autocast='auto',
     train_cfg=dict(compute_acc=False),   # no per-iteration decode
     backbone=dict(num_stacks=num_stacks, feat_channels=64, depth=3,

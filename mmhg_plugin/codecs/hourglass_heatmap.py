@@ -8,6 +8,7 @@ from mmpose.registry import KEYPOINT_CODECS
 from torch import Tensor
 
 from .coordinates import heatmap_to_input
+from .heatmap_argmax import first_argmax
 
 #: Heatmap coordinate of a joint of weight 0 (its Gaussian is all zero).
 _FAR = -1e4
@@ -192,7 +193,8 @@ class HourglassHeatmap(BaseKeypointCodec):
 def decode_heatmaps_numpy(heatmaps: np.ndarray, refine: bool = True
                           ) -> Tuple[np.ndarray, np.ndarray]:
     """:func:`decode_heatmaps` in NumPy (faster on the CPU than torch's
-    arg-max reduction).
+    arg-max reduction; the arg-max of a large batch reads it on torch's
+    threads, :func:`~.heatmap_argmax.first_argmax`).
 
     Args:
         heatmaps (np.ndarray): (B, K, H, W).
@@ -206,20 +208,23 @@ def decode_heatmaps_numpy(heatmaps: np.ndarray, refine: bool = True
         raise ValueError(f'heatmaps must be (B, K, H, W), got '
                          f'{heatmaps.shape}')
     B, K, H, W = heatmaps.shape
-    flat = np.ascontiguousarray(heatmaps, np.float32).reshape(B * K, H * W)
-    rows = np.arange(B * K)
-    idx = flat.argmax(axis=1)
-    scores = flat[rows, idx]
+    n, hw = B * K, H * W
+    maps = np.ascontiguousarray(heatmaps, np.float32).reshape(n, H, W)
+    idx = first_argmax(maps)
     y, x = np.divmod(idx, W)
-    xy = np.stack([x, y], axis=-1).astype(np.float32)
+    xy = np.empty((n, 2), np.float32)
+    xy[:, 0], xy[:, 1] = x, y
+    # one gather: the maximum and its four neighbours in the flat map
+    # (clamped to it; a border step is masked below)
+    offsets = np.array([0, 1, -1, W, -W] if refine else [0])[:, None]
+    values = np.take(maps, np.clip(idx + offsets, 0, hw - 1)
+                     + np.arange(n) * hw)
+    scores = values[0]
     if refine:
-        dx = (flat[rows, np.minimum(idx + 1, H * W - 1)]
-              - flat[rows, np.maximum(idx - 1, 0)])
-        dy = (flat[rows, np.minimum(idx + W, H * W - 1)]
-              - flat[rows, np.maximum(idx - W, 0)])
-        step = np.stack([np.sign(dx) * ((x > 0) & (x < W - 1)),
-                         np.sign(dy) * ((y > 0) & (y < H - 1))], axis=-1)
-        xy += np.float32(0.25) * step.astype(np.float32)
+        xy[:, 0] += np.float32(0.25) * (np.sign(values[1] - values[2])
+                                        * ((x > 0) & (x < W - 1)))
+        xy[:, 1] += np.float32(0.25) * (np.sign(values[3] - values[4])
+                                        * ((y > 0) & (y < H - 1)))
     return xy.reshape(B, K, 2), scores.reshape(B, K)
 
 

@@ -192,7 +192,10 @@ class MPIITopdownAffine(BaseTransform):
             return results['img'], 1
         path = results['img_path']
         red = choose_reduction(downscale) if self.reduced_decode else 1
-        img, shape = read_image_sized(path, red, context=self._who(results))
+        # the image is only warped (below), so it may live in a reused
+        # buffer: no page faults for a fresh output on every read
+        img, shape = read_image_sized(path, red, context=self._who(results),
+                                      reuse_buffer=True)
         if shape is not None:
             results['ori_shape'] = shape
         else:  # reduced decode of a non-JPEG: read the size from its header

@@ -10,6 +10,9 @@ from torch import Tensor, nn
 from mmhg_plugin.models.utils.autocast import (AutocastSetting,
                                                autocast_dtype, check_autocast)
 from mmhg_plugin.models.utils.fuse_norm import fuse_norm, refresh_fused_norm
+from mmhg_plugin.models.utils.fused_kernels import (can_run_fused,
+                                                    cast_convolutions,
+                                                    fused_forward)
 
 
 def compile_options(
@@ -66,7 +69,10 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
       first such call and re-folded whenever the backbone's weights or
       statistics changed since (e.g. after training epochs or a checkpoint
       load); training always uses the unfused backbone. The copy is not a
-      submodule: it is in no state dict.
+      submodule: it is in no state dict. In float32 on a CPU with oneDNN
+      (and not compiled) the copy runs with the ReLUs and residual sums
+      inside its convolutions
+      (:mod:`mmhg_plugin.models.utils.fused_kernels`).
     - ``torch_compile=True`` (or a dict of ``torch.compile`` options, plus
       ``regional``) compiles the backbone in place, for training and test
       (:func:`compile_backbone`), and the folded copy likewise. The first
@@ -136,6 +142,17 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
         self.__dict__['_fused_key'] = key
         return fused
 
+    def _fused_in(self, dtype: torch.dtype) -> nn.Module:
+        """The folded copy with its convolutions in ``dtype`` (as autocast
+        would cast them at every call), made once per folding."""
+        key = (self.__dict__['_fused_key'], dtype)
+        if self.__dict__.get('_lowp_key') != key:
+            with torch.inference_mode(False), torch.no_grad():
+                self.__dict__['_lowp_backbone'] = cast_convolutions(
+                    self.__dict__['_fused_backbone'], dtype)
+            self.__dict__['_lowp_key'] = key
+        return self.__dict__['_lowp_backbone']
+
     def _use_fused(self) -> bool:
         return (self.fuse_norm_for_test and not self.training
                 and not torch.is_grad_enabled())
@@ -147,7 +164,14 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
         backbone = self.fused_backbone() if self._use_fused() \
             else self.backbone
         dtype = autocast_dtype(self.autocast, inputs.device)
-        if dtype is None:
+        if backbone is not self.backbone and self.compile_cfg is None and \
+                can_run_fused(backbone, inputs, dtype):
+            if dtype is None:
+                x = fused_forward(backbone, inputs)
+            else:
+                x = tuple(t.float() for t in fused_forward(
+                    self._fused_in(dtype), inputs.to(dtype)))
+        elif dtype is None:
             x = backbone(inputs)
         else:
             with torch.autocast(inputs.device.type, dtype=dtype):
