@@ -1,10 +1,14 @@
 # The README's commands. Each sets up .venv first (idempotent; see tools/setup_env.sh).
 PY := .venv/bin/python
 
-.PHONY: setup test demo
+.PHONY: setup lint test demo
 
 setup:
 	bash tools/setup_env.sh
+
+# Style and static checks (ruff.toml): pyflakes, pycodestyle, import order, bugbear.
+lint: setup
+	.venv/bin/ruff check .
 
 # Unit, integration and learning tests. pytest exits 5 when it collects nothing: that fails too.
 test: setup

@@ -25,14 +25,12 @@ from typing import Callable, List
 
 import numpy as np
 import torch
+from common import Result, interleaved, throughput_result
 from mmpose.codecs import MSRAHeatmap
 from mmpose.datasets.transforms import GenerateTarget
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.utils.tensor_utils import to_numpy
-
-from common import Result, interleaved, throughput_result
-from model_utils import (PLAIN, build, clone_with, make_samples, model_cfg,
-                         port_layout, randomise)
+from model_utils import PLAIN, build, clone_with, make_samples, model_cfg, port_layout, randomise
 
 INPUT, HEATMAP = (256, 256), (64, 64)
 

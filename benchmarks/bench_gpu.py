@@ -34,11 +34,18 @@ from typing import Callable, Dict, List, Optional
 
 import numpy as np
 import torch
-from torch import nn
-
 from common import Result, interleaved, median, table, write_json
-from model_utils import (PLAIN, build, clone_with, first_call, make_samples,
-                         max_abs_diff, model_cfg, randomise)
+from model_utils import (
+    PLAIN,
+    build,
+    clone_with,
+    first_call,
+    make_samples,
+    max_abs_diff,
+    model_cfg,
+    randomise,
+)
+from torch import nn
 
 #: Dense peak TFLOP/s (fp32 CUDA cores, tf32 and bf16 tensor cores).
 PEAKS = {
@@ -158,9 +165,10 @@ def _our_models(sizes: dict, device: str, tiny: bool) -> Dict[str, nn.Module]:
 
 
 def _hg52_models(sizes: dict, device: str, tiny: bool) -> Dict[str, nn.Module]:
-    import mmhg_plugin  # noqa: F401  (mmpose's registries ready)
     from mmengine.registry import DefaultScope
     from mmpose.registry import MODELS
+
+    import mmhg_plugin  # noqa: F401  (mmpose's registries ready)
     hm = sizes['size'] // 4
     cfg = dict(
         type='TopdownPoseEstimator',

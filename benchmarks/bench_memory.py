@@ -46,8 +46,7 @@ def child(with_cp: bool, batch: int, threads: int, stacks: int) -> dict:
     pin_threads(threads)
     import numpy as np
     import torch
-    from model_utils import (build, make_samples, model_cfg, randomise,
-                             train_fn)
+    from model_utils import build, make_samples, model_cfg, randomise, train_fn
     torch.manual_seed(0)
     cfg = model_cfg(stacks)
     cfg['backbone']['with_cp'] = with_cp
@@ -108,8 +107,7 @@ def run(quick: bool, threads: int, log=print) -> List:
     import numpy as np
     import torch
     from common import Result, interleaved, median
-    from model_utils import (build, clone_with, make_samples, model_cfg,
-                             randomise, train_fn)
+    from model_utils import build, clone_with, make_samples, model_cfg, randomise, train_fn
     batch, stacks = (2, 8) if quick else (4, 8)
     torch.manual_seed(0)
     ref = randomise(build(model_cfg(stacks)))

@@ -33,13 +33,23 @@ from typing import List, Sequence
 
 import numpy as np
 import torch
+from common import GMACS_FIXED, GMACS_PER_STACK, Result, interleaved, matmul_gflops, median
+from model_utils import (
+    PLAIN,
+    build,
+    clone_with,
+    first_call,
+    infer_fn,
+    make_samples,
+    max_abs_diff,
+    model_cfg,
+    port_layout,
+    randomise,
+    rel_diff,
+    train_fn,
+)
 
-from common import (GMACS_FIXED, GMACS_PER_STACK, Result, interleaved,
-                    matmul_gflops, median)
 from mmhg_plugin.models.utils.autocast import has_native_bf16
-from model_utils import (PLAIN, build, clone_with, first_call, infer_fn,
-                         make_samples, max_abs_diff, model_cfg, port_layout,
-                         randomise, rel_diff, train_fn)
 
 BASELINES = ('eager', 'port')
 #: variant -> (switches over the shipped config, optimizer kwargs)

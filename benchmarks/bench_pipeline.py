@@ -28,8 +28,8 @@ from typing import Dict, List
 import cv2
 import numpy as np
 import torch
-
 from common import Result, interleaved, throughput_result
+
 from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE
 
 SIZE = (1280, 720)
@@ -98,9 +98,10 @@ def write_images(root: Path, num: int, seed: int = 0) -> Path:
 
 def build_dataset(ann: Path, pipeline: List[dict]):
     """MMPose's ``MpiiDataset`` over ``ann`` with ``pipeline``."""
-    import mmhg_plugin  # noqa: F401  (registers our transforms)
     from mmengine.registry import DefaultScope
     from mmpose.datasets import MpiiDataset
+
+    import mmhg_plugin  # noqa: F401  (registers our transforms)
     with DefaultScope.overwrite_default_scope('mmpose'):
         return MpiiDataset(ann_file=str(ann), data_root=str(ann.parent),
                            data_prefix=dict(img='images/'),

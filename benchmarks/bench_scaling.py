@@ -13,7 +13,6 @@ from typing import Dict, List
 
 import numpy as np
 import torch
-
 from common import Result, interleaved, median
 from model_utils import PLAIN, build, infer_fn, model_cfg, randomise
 

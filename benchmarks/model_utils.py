@@ -10,6 +10,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
+from common import REPO
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData, PixelData
@@ -17,10 +18,7 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 from torch import Tensor, nn
 
-from common import REPO
-from mmhg_plugin.datasets.mpii_conventions import (MPII_FLIP_INDICES,
-                                                   MPII_NUM_JOINTS)
-
+from mmhg_plugin.datasets.mpii_conventions import MPII_FLIP_INDICES, MPII_NUM_JOINTS
 
 #: Every speed switch off: the plain build (float32, NCHW, eager).
 PLAIN = dict(channels_last=False, fuse_norm_for_test=False,

@@ -34,8 +34,7 @@ import tempfile
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
-                                     silence_third_party_deprecations)
+from mmhg_plugin.utils.quiet import silence_deprecation_logs, silence_third_party_deprecations
 
 silence_third_party_deprecations()  # before anything below can warn
 

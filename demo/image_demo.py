@@ -23,8 +23,7 @@ from mmpose.registry import VISUALIZERS  # noqa: E402
 from mmpose.structures import merge_data_samples  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
-from mmhg_plugin.utils.safe_checkpoint import (  # noqa: E402
-    load_checkpoint_safely)
+from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely  # noqa: E402
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -7,8 +7,14 @@ KEYPOINT_CODECS, TRANSFORMS, METRICS, HOOKS, VISBACKENDS), so a config needs onl
 """
 __version__ = '0.1.0'
 
-from . import (codecs, datasets, engine, evaluation,  # noqa: E402,F401
-               models, visualization)  # registration
+from . import (  # noqa: E402,F401
+               codecs,
+               datasets,
+               engine,
+               evaluation,
+               models,  # registration
+               visualization,
+)
 from .utils.safe_checkpoint import register_safe_globals  # noqa: E402
 
 # mmengine's --resume loads with torch's weights_only=True: allow exactly what

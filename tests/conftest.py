@@ -41,6 +41,7 @@ def trained_small(tmp_path_factory):
     from types import SimpleNamespace
 
     from helpers import run_tool
+
     from mmhg_plugin.datasets.synthetic import generate_synthetic_mpii
     root = tmp_path_factory.mktemp('learning')
     data = root / 'data'

@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from mmhg_plugin.codecs import HourglassHeatmap, decode_heatmaps
-from mmhg_plugin.codecs.hourglass_heatmap import decode_heatmaps_numpy
 from mmhg_plugin.codecs.coordinates import heatmap_to_input, input_to_heatmap
+from mmhg_plugin.codecs.hourglass_heatmap import decode_heatmaps_numpy
 from mmhg_plugin.datasets.transforms import crop_matrix
 
 CODEC = HourglassHeatmap(input_size=(256, 256), heatmap_size=(64, 64),

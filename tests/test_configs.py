@@ -2,9 +2,8 @@
 from pathlib import Path
 
 import pytest
-from mmengine.config import Config
-
 from helpers import REPO, run_python
+from mmengine.config import Config
 
 CONFIGS = sorted(p.name for p in (REPO / 'configs').glob('*.py'))
 # The *_port_weights configs are hg2/hg8 with an explicit preprocessor (tested

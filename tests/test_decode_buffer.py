@@ -7,10 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from mmhg_plugin.datasets.transforms.image_io import (read_image_sized,
-                                                      scratch_array)
-from mmhg_plugin.datasets.transforms.mpii_topdown_affine import \
-    MPIITopdownAffine
+from mmhg_plugin.datasets.transforms.image_io import read_image_sized, scratch_array
+from mmhg_plugin.datasets.transforms.mpii_topdown_affine import MPIITopdownAffine
 
 pytest.importorskip('simplejpeg')
 

@@ -10,14 +10,13 @@ import copy
 import numpy as np
 import pytest
 import torch
+from helpers import REPO
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 from torch import nn
-
-from helpers import REPO
 
 CONFIGS = sorted(p.name for p in (REPO / 'configs').glob('*.py'))
 #: The switches that keep the numbers, on in every shipped config.

@@ -11,9 +11,7 @@ from torch import nn
 from mmhg_plugin.models.backbones import StackedHourglass
 from mmhg_plugin.models.utils import fused_kernels
 from mmhg_plugin.models.utils.fuse_norm import fuse_norm
-from mmhg_plugin.models.utils.fused_kernels import (can_run_fused,
-                                                    cast_convolutions,
-                                                    fused_forward)
+from mmhg_plugin.models.utils.fused_kernels import can_run_fused, cast_convolutions, fused_forward
 
 pytestmark = pytest.mark.skipif(
     fused_kernels._OPS is None, reason='no oneDNN fused convolutions here')

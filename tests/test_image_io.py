@@ -9,8 +9,7 @@ import pytest
 from PIL import Image
 
 from mmhg_plugin.datasets.transforms import image_io
-from mmhg_plugin.datasets.transforms.image_io import (ImageReadError,
-                                                      read_image_sized)
+from mmhg_plugin.datasets.transforms.image_io import ImageReadError, read_image_sized
 from mmhg_plugin.datasets.transforms.jpeg_header import parse_jpeg_header
 
 pytest.importorskip('simplejpeg')  # a pinned runtime dependency

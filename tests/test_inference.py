@@ -2,12 +2,10 @@
 import json
 
 import numpy as np
-import pytest
 import torch
-
 from helpers import run_tool
-from mmhg_plugin.datasets.mpii_conventions import (MPII_INDEX_BASE,
-                                                   mpii_crop_box)
+
+from mmhg_plugin.datasets.mpii_conventions import MPII_INDEX_BASE, mpii_crop_box
 from mmhg_plugin.datasets.mpii_io import head_sizes, read_head_boxes
 
 

@@ -5,13 +5,15 @@ import json
 import re
 
 import numpy as np
-
 from conftest import data_options
 from helpers import run_tool
-from mmhg_plugin.datasets.mpii_conventions import (MPII_INDEX_BASE,
-                                                   MPII_JOINT_NAMES,
-                                                   PCKH_EXCLUDED_FROM_MEAN,
-                                                   mpii_crop_box)
+
+from mmhg_plugin.datasets.mpii_conventions import (
+    MPII_INDEX_BASE,
+    MPII_JOINT_NAMES,
+    PCKH_EXCLUDED_FROM_MEAN,
+    mpii_crop_box,
+)
 from mmhg_plugin.datasets.mpii_io import head_sizes, read_head_boxes
 
 # PCKh points required above the mean-pose baseline. Measured: the CI model

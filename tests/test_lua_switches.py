@@ -13,8 +13,7 @@ from torch import nn
 from mmhg_plugin.codecs import HourglassHeatmap
 from mmhg_plugin.datasets.transforms import MPIITopdownAffine
 from mmhg_plugin.datasets.transforms.augment_laws import sample_scale_factor
-from mmhg_plugin.models import (StackedHeatmapMSELoss, StackedHourglass,
-                                StackedHourglassHead)
+from mmhg_plugin.models import StackedHeatmapMSELoss, StackedHourglass, StackedHourglassHead
 
 SQRT2 = math.sqrt(2.)
 

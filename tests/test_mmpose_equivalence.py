@@ -39,7 +39,7 @@ def test_crop_equals_topdown_affine(seed):
                   box[:, None]).astype(np.float32)
         rot, s = float(rng.uniform(-60, 60)), float(rng.uniform(.75, 1.25))
         ours = MPIITopdownAffine(INPUT, reduced_decode=False)
-        ours._sample_augmentation = lambda: (s, rot, False)
+        ours._sample_augmentation = lambda s=s, rot=rot: (s, rot, False)
         # Ours reads MPII's 1-based joints; MMPose's transform 0-based ones.
         a = ours.transform(dict(img=img, bbox_center=center, bbox_scale=box,
                                 keypoints=joints + MPII_INDEX_BASE))

@@ -7,13 +7,27 @@ import pytest
 import scipy.io
 
 from mmhg_plugin.datasets.mpii_conventions import (
-    MPII_FLIP_INDICES, MPII_FLIP_PAIRS, MPII_JOINT_NAMES, MPII_LEFT_JOINTS,
-    MPII_MAT_JOINT_NAMES, MPII_NUM_JOINTS, MPII_RIGHT_JOINTS, MPII_SKELETON,
-    PCKH_EXCLUDED_FROM_MEAN, PCKH_PARTS, mpii_crop_box)
-from mmhg_plugin.datasets.mpii_io import (MpiiFileError, make_entry,
-                                          read_annotations, read_gt_mat,
-                                          read_head_boxes, write_annotations,
-                                          write_gt_mat)
+    MPII_FLIP_INDICES,
+    MPII_FLIP_PAIRS,
+    MPII_JOINT_NAMES,
+    MPII_LEFT_JOINTS,
+    MPII_MAT_JOINT_NAMES,
+    MPII_NUM_JOINTS,
+    MPII_RIGHT_JOINTS,
+    MPII_SKELETON,
+    PCKH_EXCLUDED_FROM_MEAN,
+    PCKH_PARTS,
+    mpii_crop_box,
+)
+from mmhg_plugin.datasets.mpii_io import (
+    MpiiFileError,
+    make_entry,
+    read_annotations,
+    read_gt_mat,
+    read_head_boxes,
+    write_annotations,
+    write_gt_mat,
+)
 
 
 def mmpose_mpii_metainfo() -> dict:

@@ -16,12 +16,14 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
-
 from helpers import REPO, run_tool
-from mmhg_plugin.datasets.mpii_conventions import (MPII_MAT_JOINT_NAMES,
-                                                   MPII_NUM_JOINTS,
-                                                   PCKH_HEAD_FACTOR,
-                                                   mpii_crop_box)
+
+from mmhg_plugin.datasets.mpii_conventions import (
+    MPII_MAT_JOINT_NAMES,
+    MPII_NUM_JOINTS,
+    PCKH_HEAD_FACTOR,
+    mpii_crop_box,
+)
 
 TOOL = REPO / 'tools' / 'dataset_converters' / 'mpii_mat2json.py'
 EMPTY = np.zeros((0, 0))

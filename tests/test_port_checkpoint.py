@@ -14,6 +14,7 @@ from typing import Callable, Dict, Tuple
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import REPO, run_tool
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
@@ -21,9 +22,7 @@ from mmpose.registry import MODELS
 from mmpose.structures import PoseDataSample
 from torch import Tensor
 
-from helpers import REPO, run_tool
-from mmhg_plugin.utils.port_checkpoint import (PortCheckpointError,
-                                               convert_port_state_dict)
+from mmhg_plugin.utils.port_checkpoint import PortCheckpointError, convert_port_state_dict
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
 TOOL = REPO / 'tools' / 'model_converters' / \

@@ -4,14 +4,12 @@ import textwrap
 import warnings
 
 import numpy as np
-
 import torch
+from helpers import REPO, run_python
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData, PixelData
 from mmpose.structures import PoseDataSample
-
-from helpers import REPO, run_python
 
 # MMPose's own names that we must never shadow (from MMPose 1.3.2).
 MMPOSE_NAMES = ['HourglassNet', 'CPMHead', 'HeatmapHead', 'KeypointMSELoss',

@@ -18,14 +18,13 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
+from helpers import REPO, run_tool
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from helpers import REPO, run_tool
 from mmhg_plugin.datasets.transforms import MPIITopdownAffine
+from mmhg_plugin.datasets.transforms.image_io import BadSampleError, ImageReadError
 from mmhg_plugin.engine.runner_setup import preflight
-from mmhg_plugin.datasets.transforms.image_io import (BadSampleError,
-                                                      ImageReadError)
 from mmhg_plugin.utils.errors import CheckpointFileError, DatasetFilesError
 
 TRAIN_JSON = 'annotations/mpii_train.json'

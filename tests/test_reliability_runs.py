@@ -18,12 +18,12 @@ from typing import Dict, List, Optional
 
 import pytest
 import torch
+from helpers import REPO
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub, MMLogger
 from mmpose.registry import HOOKS
 
-from helpers import REPO
 from mmhg_plugin.engine.hooks import AtomicCheckpointHook
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 

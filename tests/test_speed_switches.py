@@ -13,13 +13,10 @@ from mmpose.structures import PoseDataSample
 from torch import nn
 
 from mmhg_plugin.models.backbones import StackedHourglass
+from mmhg_plugin.models.pose_estimators.stacked_hourglass_estimator import compile_options
 from mmhg_plugin.models.utils import autocast as autocast_utils
-from mmhg_plugin.models.utils.autocast import (autocast_dtype, check_autocast,
-                                               cpu_flags)
-from mmhg_plugin.models.pose_estimators.stacked_hourglass_estimator import \
-    compile_options
-from mmhg_plugin.models.utils.fuse_norm import (fuse_norm, is_fused,
-                                                refresh_fused_norm)
+from mmhg_plugin.models.utils.autocast import autocast_dtype, check_autocast, cpu_flags
+from mmhg_plugin.models.utils.fuse_norm import fuse_norm, is_fused, refresh_fused_norm
 
 FLIP = [3, 2, 1, 0]
 TINY = dict(type='StackedHourglass', num_stacks=2, feat_channels=16,

@@ -11,12 +11,24 @@ import pytest
 from scipy.io import loadmat
 
 from mmhg_plugin.datasets.mpii_conventions import (
-    MPII_INDEX_BASE, MPII_JOINT_INDEX, MPII_JOINT_NAMES, MPII_LEFT_JOINTS,
-    MPII_MAT_JOINT_NAMES, MPII_NUM_JOINTS, MPII_RIGHT_JOINTS,
-    PCKH_HEAD_FACTOR, mpii_crop_box)
+    MPII_INDEX_BASE,
+    MPII_JOINT_INDEX,
+    MPII_JOINT_NAMES,
+    MPII_LEFT_JOINTS,
+    MPII_MAT_JOINT_NAMES,
+    MPII_NUM_JOINTS,
+    MPII_RIGHT_JOINTS,
+    PCKH_HEAD_FACTOR,
+    mpii_crop_box,
+)
 from mmhg_plugin.datasets.synthetic import (
-    VAL_ID_OFFSET, SceneConfig, generate_synthetic_mpii, project_person,
-    render_scene, sample_person)
+    VAL_ID_OFFSET,
+    SceneConfig,
+    generate_synthetic_mpii,
+    project_person,
+    render_scene,
+    sample_person,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
-
 from helpers import REPO, run_tool
 
 DEMO = 'configs/demo_hg2_synth_mpii.py'
@@ -290,9 +289,9 @@ def test_vis_stack_heatmaps_layout(tmp_path):
 
 # --------------------------------------------------------------- TensorBoard
 def test_training_writes_tensorboard_events(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     from mmhg_plugin.datasets.synthetic import generate_synthetic_mpii
-    from tensorboard.backend.event_processing.event_accumulator import \
-        EventAccumulator
     data = tmp_path / 'synth'
     meta = generate_synthetic_mpii(data, 16, 8, seed=0, workers=1)
     assert meta['num_train_people'] <= 32  # one batch: one iteration

@@ -9,10 +9,8 @@ from mmpose.structures import PoseDataSample
 
 from mmhg_plugin.codecs import HourglassHeatmap
 from mmhg_plugin.datasets.mpii_conventions import MPII_FLIP_INDICES
-from mmhg_plugin.datasets.transforms import (ChannelScaleJitter,
-                                             MPIITopdownAffine)
-from mmhg_plugin.datasets.transforms.image_io import (ImageReadError,
-                                                      choose_reduction)
+from mmhg_plugin.datasets.transforms import ChannelScaleJitter, MPIITopdownAffine
+from mmhg_plugin.datasets.transforms.image_io import ImageReadError, choose_reduction
 
 MPII_FLIP = list(MPII_FLIP_INDICES)
 CODEC = HourglassHeatmap((256, 256), (64, 64), sigma=1.75)

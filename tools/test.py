@@ -10,8 +10,7 @@ import argparse
 import os.path as osp
 from typing import Optional, Sequence
 
-from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
-                                     silence_third_party_deprecations)
+from mmhg_plugin.utils.quiet import silence_deprecation_logs, silence_third_party_deprecations
 
 silence_third_party_deprecations()  # before anything below can warn
 
@@ -21,9 +20,12 @@ from mmengine.dist import is_main_process  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
-from mmhg_plugin.engine.runner_setup import (load_runner_config,  # noqa: E402
-                                             parse_runner_args, preflight,
-                                             setup_launcher)
+from mmhg_plugin.engine.runner_setup import (  # noqa: E402
+    load_runner_config,
+    parse_runner_args,
+    preflight,
+    setup_launcher,
+)
 from mmhg_plugin.utils.errors import PreflightError  # noqa: E402
 
 

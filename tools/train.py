@@ -9,8 +9,7 @@ Many GPUs or nodes: ``bash tools/dist_train.sh CONFIG GPUS [args]``.
 import argparse
 from typing import Optional, Sequence
 
-from mmhg_plugin.utils.quiet import (silence_deprecation_logs,
-                                     silence_third_party_deprecations)
+from mmhg_plugin.utils.quiet import silence_deprecation_logs, silence_third_party_deprecations
 
 silence_third_party_deprecations()  # before anything below can warn
 
@@ -18,9 +17,12 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
-from mmhg_plugin.engine.runner_setup import (load_runner_config,  # noqa: E402
-                                             parse_runner_args, preflight,
-                                             setup_launcher)
+from mmhg_plugin.engine.runner_setup import (  # noqa: E402
+    load_runner_config,
+    parse_runner_args,
+    preflight,
+    setup_launcher,
+)
 from mmhg_plugin.utils.errors import PreflightError  # noqa: E402
 
 

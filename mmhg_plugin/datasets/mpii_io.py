@@ -24,8 +24,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import scipy.io
 
-from .mpii_conventions import (MPII_MAT_JOINT_NAMES, MPII_NUM_JOINTS,
-                               PCKH_HEAD_FACTOR)
+from .mpii_conventions import MPII_MAT_JOINT_NAMES, MPII_NUM_JOINTS, PCKH_HEAD_FACTOR
 
 PathLike = Union[str, Path]
 Entry = Dict[str, Any]

@@ -14,7 +14,6 @@ from mmhg_plugin.datasets import mpii_checks
 from mmhg_plugin.utils.errors import CheckpointFileError, DatasetFilesError
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
-
 #: Job launchers of MMEngine's runner (``--launcher``).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 

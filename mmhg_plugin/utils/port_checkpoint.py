@@ -195,8 +195,7 @@ def build_reference_backbone(num_stacks: int, feat_channels: int,
     """Our backbone for the given hyper-parameters (on ``meta`` by default:
     shapes only, no memory).
     """
-    from mmhg_plugin.models.backbones.stacked_hourglass import \
-        StackedHourglass
+    from mmhg_plugin.models.backbones.stacked_hourglass import StackedHourglass
     with torch.device(device):
         return StackedHourglass(num_stacks=num_stacks,
                                 feat_channels=feat_channels, depth=depth,

@@ -17,10 +17,12 @@ import sys
 from collections import Counter
 from typing import List, Optional, Sequence
 
-from mmhg_plugin.datasets.mpii_checks import (Problem,  # noqa: E402
-                                              check_annotation_file,
-                                              check_headbox_file,
-                                              check_images)
+from mmhg_plugin.datasets.mpii_checks import (  # noqa: E402
+    Problem,
+    check_annotation_file,
+    check_headbox_file,
+    check_images,
+)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:

@@ -9,8 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
-from mmhg_plugin.datasets.synthetic import (  # noqa: E402
-    generate_synthetic_mpii)
+from mmhg_plugin.datasets.synthetic import generate_synthetic_mpii  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:

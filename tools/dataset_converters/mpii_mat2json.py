@@ -54,10 +54,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np  # noqa: E402
 import scipy.io  # noqa: E402
 
-from mmhg_plugin.datasets.mpii_conventions import \
-    MPII_NUM_JOINTS  # noqa: E402
-from mmhg_plugin.datasets.mpii_io import (make_entry,  # noqa: E402
-                                          write_annotations, write_gt_mat)
+from mmhg_plugin.datasets.mpii_conventions import MPII_NUM_JOINTS  # noqa: E402
+from mmhg_plugin.datasets.mpii_io import make_entry, write_annotations, write_gt_mat  # noqa: E402
 
 DEFAULT_MATCH_TOL = 3.0
 

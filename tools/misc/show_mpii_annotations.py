@@ -21,8 +21,13 @@ import cv2
 import numpy as np
 
 from mmhg_plugin.datasets.mpii_conventions import (
-    MPII_INDEX_BASE, MPII_JOINT_NAMES, MPII_LEFT_JOINTS, MPII_RIGHT_JOINTS,
-    MPII_SKELETON, mpii_crop_box)
+    MPII_INDEX_BASE,
+    MPII_JOINT_NAMES,
+    MPII_LEFT_JOINTS,
+    MPII_RIGHT_JOINTS,
+    MPII_SKELETON,
+    mpii_crop_box,
+)
 from mmhg_plugin.datasets.mpii_io import read_annotations, read_head_boxes
 
 RIGHT_COLOR = (0, 128, 255)  # orange (BGR)

@@ -34,10 +34,12 @@ import torch  # noqa: E402
 
 import mmhg_plugin  # noqa: E402
 from mmhg_plugin.utils.port_checkpoint import (  # noqa: E402
-    build_reference_backbone, convert_port_state_dict, extract_port_state_dict,
-    mpii_dataset_meta)
-from mmhg_plugin.utils.safe_checkpoint import \
-    load_checkpoint_safely  # noqa: E402
+    build_reference_backbone,
+    convert_port_state_dict,
+    extract_port_state_dict,
+    mpii_dataset_meta,
+)
+from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely  # noqa: E402
 
 SOURCE_FORMAT = 'princeton-vl/pytorch_stacked_hourglass PoseNet'
 

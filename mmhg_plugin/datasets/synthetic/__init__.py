@@ -6,10 +6,14 @@ The plugin (``import mmhg_plugin``) does not import this package; the tools,
 benchmarks and tests that generate data do.
 """
 from .pose import Person3D, project_person, sample_person
-from .scene import (PersonAnnotation, Scene, SceneConfig, image_rng,
-                    render_scene)
-from .writer import (GENERATOR_VERSION, VAL_ID_OFFSET, generate_synthetic_mpii,
-                     image_name, person_entry)
+from .scene import PersonAnnotation, Scene, SceneConfig, image_rng, render_scene
+from .writer import (
+                    GENERATOR_VERSION,
+                    VAL_ID_OFFSET,
+                    generate_synthetic_mpii,
+                    image_name,
+                    person_entry,
+)
 
 __all__ = [
     'GENERATOR_VERSION', 'PersonAnnotation', 'Person3D', 'Scene',

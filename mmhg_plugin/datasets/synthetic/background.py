@@ -2,8 +2,15 @@
 import cv2
 import numpy as np
 
-from .primitives import (SHIFT, SKIN_TONES, capsule, fix_points, noise_tiles,
-                         random_color, tile_patch)
+from .primitives import (
+    SHIFT,
+    SKIN_TONES,
+    capsule,
+    fix_points,
+    noise_tiles,
+    random_color,
+    tile_patch,
+)
 
 MAX_IMAGE = (960, 1280)  # height, width
 

@@ -14,9 +14,17 @@ from typing import Callable, Dict, Tuple
 
 import numpy as np
 
-from .skeleton import (SIDE_LEFT, SIDE_RIGHT, Angles, BodyProportions,
-                       clip_angles, forward_kinematics, rot_x, rot_y,
-                       sample_proportions)
+from .skeleton import (
+    SIDE_LEFT,
+    SIDE_RIGHT,
+    Angles,
+    BodyProportions,
+    clip_angles,
+    forward_kinematics,
+    rot_x,
+    rot_y,
+    sample_proportions,
+)
 
 
 def _pair(rng: np.random.Generator, low: float, high: float) -> np.ndarray:

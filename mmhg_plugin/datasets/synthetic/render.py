@@ -7,8 +7,18 @@ import cv2
 import numpy as np
 
 from . import skeleton as sk
-from .primitives import (ONE, SHIFT, SKIN_TONES, Color, capsule, fix_points,
-                         jitter_color, noise_tiles, random_color, tile_patch)
+from .primitives import (
+    ONE,
+    SHIFT,
+    SKIN_TONES,
+    Color,
+    capsule,
+    fix_points,
+    jitter_color,
+    noise_tiles,
+    random_color,
+    tile_patch,
+)
 
 HAIR_COLORS: Tuple[Color, ...] = ((20, 20, 25), (30, 45, 70), (40, 70, 110),
                                   (90, 150, 200), (150, 150, 150))

@@ -4,9 +4,13 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
-from ..mpii_conventions import (MPII_INDEX_BASE, MPII_NUM_JOINTS,
-                                MPII_PIXEL_STD, PCKH_HEAD_FACTOR,
-                                mpii_crop_box)
+from ..mpii_conventions import (
+    MPII_INDEX_BASE,
+    MPII_NUM_JOINTS,
+    MPII_PIXEL_STD,
+    PCKH_HEAD_FACTOR,
+    mpii_crop_box,
+)
 from . import background, render
 from . import skeleton as sk
 from .pose import Person3D, project_person, sample_person

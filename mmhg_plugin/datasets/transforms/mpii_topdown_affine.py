@@ -11,13 +11,17 @@ from mmengine.logging import print_log
 from mmpose.registry import TRANSFORMS
 from PIL import Image
 
-from mmhg_plugin.datasets.mpii_conventions import (MPII_CROP_PADDING,
-                                                   MPII_INDEX_BASE)
-from .augment_laws import (LUA_SCALE_CLIP, LUA_SCALE_SIGMA, check_scale_law,
-                           sample_scale_factor)
+from mmhg_plugin.datasets.mpii_conventions import MPII_CROP_PADDING, MPII_INDEX_BASE
+
+from .augment_laws import LUA_SCALE_CLIP, LUA_SCALE_SIGMA, check_scale_law, sample_scale_factor
 from .crop_geometry import crop_matrix
-from .image_io import (BadSampleError, ImageReadError, choose_reduction,
-                       read_image_sized, reduced_to_full_matrix)
+from .image_io import (
+    BadSampleError,
+    ImageReadError,
+    choose_reduction,
+    read_image_sized,
+    reduced_to_full_matrix,
+)
 
 #: What :class:`MPIITopdownAffine` does with a :class:`BadSampleError`.
 BAD_SAMPLE_POLICIES = ('raise', 'skip')

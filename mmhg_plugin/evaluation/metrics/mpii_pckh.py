@@ -7,11 +7,14 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from mmhg_plugin.datasets.mpii_conventions import (MPII_INDEX_BASE,
-                                                   MPII_JOINT_NAMES,
-                                                   PCKH_EXCLUDED_FROM_MEAN,
-                                                   PCKH_HEAD_FACTOR,
-                                                   PCKH_PARTS)
+from mmhg_plugin.datasets.mpii_conventions import (
+    MPII_INDEX_BASE,
+    MPII_JOINT_NAMES,
+    PCKH_EXCLUDED_FROM_MEAN,
+    PCKH_HEAD_FACTOR,
+    PCKH_PARTS,
+)
+
 from .pckh_functional import load_mpii_gt_mat, pckh_correct, pckh_summary
 
 

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from mmhg_plugin.models.utils.checkpointing import checkpoint_module_call
 from mmhg_plugin.models.utils.norm_init import NORM_INITS, init_norms
 from mmhg_plugin.utils.typing import NormCfg
+
 from .hourglass_blocks import Hourglass, PreActResidual, _norm
 
 

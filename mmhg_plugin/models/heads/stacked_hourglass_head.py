@@ -1,5 +1,5 @@
 """Multi-stack heatmap head: intermediate supervision and flip-test decoding."""
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, Sequence, Tuple, Union
 
 import torch
 from mmengine.structures import PixelData

@@ -7,12 +7,9 @@ from mmpose.registry import MODELS
 from mmpose.utils.typing import SampleList
 from torch import Tensor, nn
 
-from mmhg_plugin.models.utils.autocast import (AutocastSetting,
-                                               autocast_dtype, check_autocast)
+from mmhg_plugin.models.utils.autocast import AutocastSetting, autocast_dtype, check_autocast
 from mmhg_plugin.models.utils.fuse_norm import fuse_norm, refresh_fused_norm
-from mmhg_plugin.models.utils.fused_kernels import (can_run_fused,
-                                                    cast_convolutions,
-                                                    fused_forward)
+from mmhg_plugin.models.utils.fused_kernels import can_run_fused, cast_convolutions, fused_forward
 
 
 def compile_options(

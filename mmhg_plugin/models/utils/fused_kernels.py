@@ -25,8 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mmhg_plugin.models.backbones.hourglass_blocks import (Hourglass,
-                                                           PreActResidual)
+from mmhg_plugin.models.backbones.hourglass_blocks import Hourglass, PreActResidual
 
 
 def _onednn_ops() -> Optional[object]:
