@@ -14,8 +14,10 @@ lint: setup
 test: setup
 	$(PY) -m pytest -q tests
 
-# Generate the synthetic MPII data if missing, plan the demo for this machine (recipe
-# and epochs within DEMO_BUDGET_MIN, default 12), train it, evaluate it with
-# flip test, print the PCKh table and save pictures under work_dirs/demo_hg2_synth_mpii.
-demo: setup
+# Set up, generate the synthetic MPII data if missing, plan the demo for this machine
+# (recipe and epochs within DEMO_BUDGET_MIN, default 12, and the whole run within
+# DEMO_TOTAL_MIN, default 20), train it, evaluate it with flip test, print the PCKh table
+# and save pictures under work_dirs/demo_hg2_synth_mpii. The script runs the set-up
+# itself, so that the deadline counts it.
+demo:
 	bash tools/run_demo.sh

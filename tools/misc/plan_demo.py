@@ -1,7 +1,7 @@
 """Measure the demo's candidate recipes here and plan a run that fits a budget.
 
-    python tools/misc/plan_demo.py [--budget-min 12] [--data-root DIR]
-        [--work-dir DIR] [--force-precision fp32|bf16]
+    python tools/misc/plan_demo.py [--budget-min 12] [--deadline EPOCH_S]
+        [--data-root DIR] [--work-dir DIR] [--force-precision fp32|bf16]
         [--recipes CONFIG ...] [--warmup 2] [--iters 8]
 
 For each candidate recipe (a config with a ``demo_recipe`` dict; a recipe
@@ -9,7 +9,10 @@ computing in bfloat16 only where bfloat16 is native) it builds the model,
 optimizer and training dataloader of the config, times ``--iters``
 training iterations after ``--warmup`` (data loading included, with the
 loader as configured), and two validation batches (flip test as
-configured) to predict one validation of the whole split. Then
+configured) to predict one validation of the whole split. The training
+time is the budget, or less when ``--deadline`` (the clone-to-pictures
+deadline, as ``make demo`` passes it) leaves less
+(:func:`mmhg_plugin.engine.demo_budget.training_budget`). Then
 :func:`mmhg_plugin.engine.demo_planner.plan_schedule` chooses the recipe and
 its epochs; the plan and why are printed and written to
 ``<work-dir>/plan.json``, and ``<work-dir>/demo_planned.py`` is a config
@@ -21,29 +24,27 @@ configs) and list it in :data:`DEMO_RECIPES`, in order of preference.
 import argparse
 import gc
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Iterator, List, Optional
 
+import torch
+from mmengine.config import Config
+from mmengine.device import get_device
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from mmengine.utils.dl_utils import set_multi_processing
+
+import mmhg_plugin  # noqa: F401  (registers the plugin's modules)
+from mmhg_plugin.engine.demo_budget import training_budget
+from mmhg_plugin.engine.demo_planner import candidate_recipes, plan_schedule
+from mmhg_plugin.engine.demo_recipe import Recipe
+from mmhg_plugin.engine.planned_config import planned_config_text
+from mmhg_plugin.engine.runner_setup import preflight
+from mmhg_plugin.models.utils.autocast import has_native_bf16
+
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.device import get_device  # noqa: E402
-from mmengine.optim import build_optim_wrapper  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-from mmengine.utils.dl_utils import set_multi_processing  # noqa: E402
-
-import mmhg_plugin  # noqa: E402,F401  (registers the plugin's modules)
-from mmhg_plugin.engine.demo_planner import candidate_recipes, plan_schedule  # noqa: E402
-from mmhg_plugin.engine.demo_recipe import Recipe  # noqa: E402
-from mmhg_plugin.engine.planned_config import planned_config_text  # noqa: E402
-from mmhg_plugin.engine.runner_setup import preflight  # noqa: E402
-from mmhg_plugin.models.utils.autocast import has_native_bf16  # noqa: E402
-
 #: The candidate recipes, best final accuracy first (the planner's order of
 #: preference among those that reach their target in the budget).
 DEMO_RECIPES = ('configs/demo_hg2_synth_mpii.py',
@@ -57,6 +58,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Plan the demo for this machine')
     p.add_argument('--budget-min', type=float, default=12.,
                    help='training time allowed, validations included')
+    p.add_argument('--deadline', type=float,
+                   help='Unix time by which the whole demo (evaluation and '
+                   'pictures included) should end; the training is '
+                   'shortened to meet it')
     p.add_argument('--data-root', default='data/synth_mpii')
     p.add_argument('--work-dir', default='work_dirs/demo_hg2_synth_mpii')
     p.add_argument('--force-precision', choices=('fp32', 'bf16'),
@@ -171,11 +176,16 @@ def main(argv: Optional[List[str]] = None) -> dict:
               f'{m["val_batches"]} batches (first, second: '
               f'{m["val_batch_s"]} s) -> {m["val_s"]:.1f} s; measured in '
               f'{m["measure_s"]} s', flush=True)
+    budget = training_budget(
+        60 * args.budget_min,
+        None if args.deadline is None else args.deadline - time.time(),
+        val_s=max(m['val_s'] for m in measured.values()))
+    print(f'[plan] training time: {budget.reason}')
     plan = plan_schedule(
         recipes, {k: m['s_per_iter'] for k, m in measured.items()},
         {k: m['iters_per_epoch'] for k, m in measured.items()},
         {k: m['val_s'] for k, m in measured.items()},
-        budget_s=60 * args.budget_min, native_bf16=native,
+        budget_s=budget.seconds, native_bf16=native,
         force_precision=args.force_precision)
     print('[plan] ' + plan.reason.replace('\n', '\n[plan] '))
     work = Path(args.work_dir)
@@ -185,6 +195,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
         plan, data_root=str(Path(args.data_root).resolve())))
     summary = dict(plan.to_dict(), device=device, native_bf16=native,
                    force_precision=args.force_precision,
+                   budget_min=args.budget_min, deadline=args.deadline,
+                   training_budget_reason=budget.reason,
                    data_root=args.data_root, planned_config=str(config),
                    measurements=measured)
     (work / 'plan.json').write_text(json.dumps(summary, indent=2) + '\n')

@@ -1,0 +1,61 @@
+"""The demo's training time: its budget, or what the deadline leaves."""
+import pytest
+
+from mmhg_plugin.engine.demo_budget import (
+    AFTER_TRAINING_S,
+    MIN_TRAINING_S,
+    training_budget,
+)
+from mmhg_plugin.engine.demo_planner import plan_schedule
+from mmhg_plugin.engine.demo_recipe import Recipe
+
+
+def test_no_deadline_gives_the_budget():
+    b = training_budget(720.)
+    assert b.seconds == 720. and not b.limited_by_deadline
+    assert '12.0-min training budget' in b.reason
+
+
+def test_a_far_deadline_keeps_the_budget():
+    # 15 min left, 20 s of validation: 15 * 60 - 20 - 45 = 835 s > 720 s.
+    b = training_budget(720., deadline_left_s=900., val_s=20.)
+    assert b.seconds == 720. and not b.limited_by_deadline
+
+
+def test_a_near_deadline_shortens_training_by_what_comes_after():
+    # 12 min left (set-up took 8 of the 20): evaluation (one validation,
+    # 20 s) and the pictures are set aside.
+    b = training_budget(720., deadline_left_s=720., val_s=20.)
+    assert b.limited_by_deadline
+    assert b.seconds == pytest.approx(720. - 20. - AFTER_TRAINING_S)
+    assert 'shorter than the 12.0-min training budget' in b.reason
+
+
+def test_a_passed_deadline_still_plans_the_least_and_says_it_misses():
+    b = training_budget(720., deadline_left_s=30., val_s=20.)
+    assert b.seconds == MIN_TRAINING_S and b.limited_by_deadline
+    assert 'missed' in b.reason
+
+
+@pytest.mark.parametrize('kwargs', [dict(budget_s=0.),
+                                    dict(budget_s=60., val_s=-1.),
+                                    dict(budget_s=60., after_training_s=-5.)])
+def test_bad_times_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        training_budget(**kwargs)
+
+
+def test_the_shortened_budget_plans_fewer_epochs_that_fit():
+    """End to end with the planner: what the deadline leaves is what the
+    planned schedule fits in."""
+    recipe = Recipe(name='r', config='r.py', precision='fp32',
+                    target_pckh=85., epochs_to_target=4, max_epochs=12)
+    full = plan_schedule([recipe], {'r': 0.1}, 500, 10.,
+                         budget_s=training_budget(720.).seconds,
+                         native_bf16=False)
+    short = training_budget(720., deadline_left_s=400., val_s=10.)
+    cut = plan_schedule([recipe], {'r': 0.1}, 500, 10.,
+                        budget_s=short.seconds, native_bf16=False)
+    assert cut.epochs < full.epochs
+    assert cut.predicted_s <= short.seconds
+    assert cut.predicted_s + 10. + AFTER_TRAINING_S <= 400.
