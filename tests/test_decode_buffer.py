@@ -57,7 +57,7 @@ def test_crop_is_independent_of_the_reused_buffer(tmp_path):
     """The crop is a new array: a later read does not change it."""
     a = _jpeg(tmp_path, 'a.jpg', 300, 400, 2)
     b = _jpeg(tmp_path, 'b.jpg', 300, 400, 3)
-    t = MPIITopdownAffine(input_size=(64, 64), keypoint_index_base=0)
+    t = MPIITopdownAffine(input_size=(64, 64))
 
     def sample(path):
         return dict(img_path=path, bbox_center=np.array([[200., 150.]]),
