@@ -164,7 +164,7 @@ def decode_floor(ds, repeats: int) -> Dict[str, float]:
 
 
 def run(quick: bool, log=print) -> List[Result]:
-    num = 48 if quick else 64  # fewer images: noisier ratios (+-6% at 24)
+    num = 48 if quick else 64  # fewer images make the ratios noisier
     repeats = 7 if quick else 9
     # one dataloader worker: torch runs one thread there, OpenCV one too
     threads = cv2.getNumThreads(), torch.get_num_threads()

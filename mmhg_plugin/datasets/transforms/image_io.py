@@ -8,25 +8,25 @@ last one, of a side ``D`` that is not a multiple of ``r``, partly padding),
 so its centre sits at ``r * i + (r - 1) / 2``. An EXIF orientation that
 reverses an axis flips the decoded image, which puts that partial pixel
 first and moves every centre by ``D - r * ceil(D / r)`` along that axis.
-:func:`~.crop_geometry.reduced_to_full_matrix` maps both cases, so crops of a reduced
-decode land exactly where crops of the full image land, for every EXIF
-orientation (:func:`read_image_mapped`). Other formats gain nothing from a
-reduced read (OpenCV decodes them in full and resizes), so
+:func:`~.crop_geometry.reduced_to_full_matrix` maps both cases, so a crop
+of a reduced decode lands exactly where the crop of the full image lands,
+for every EXIF orientation (:func:`read_image_mapped`). Other formats gain
+nothing from a reduced read (OpenCV decodes them in full and resizes), so
 :func:`read_image_mapped` reads them at full size.
 
 JPEGs with 1 or 3 components and no EXIF rotation are decoded by
-libjpeg-turbo through ``simplejpeg`` when it is installed (the same library
-and settings as OpenCV's decoder, so the pixels are identical; about 20%
-faster, as it decodes straight into the output array): everything else
-(PNG, CMYK, EXIF-rotated, anything simplejpeg refuses) goes to
-``cv2.imdecode``.
+libjpeg-turbo through ``simplejpeg`` when it is installed: the same library
+and settings as OpenCV's decoder, so the pixels are identical, and faster,
+as it decodes straight into the output array. Everything else (PNG, CMYK,
+EXIF-rotated, anything simplejpeg refuses) goes to ``cv2.imdecode``.
 
 Decoding into fresh memory costs a page fault per 4 KiB page of the output
 the first time it is written (the allocator hands large blocks straight
-from the kernel): about 2 us a page on a KVM guest, 1.4 ms for a 1280x720
-image that decodes in 1.9 ms. ``reuse_buffer=True`` decodes into a
-per-thread scratch array instead (for callers that consume the image at
-once, as :class:`~.mpii_topdown_affine.MPIITopdownAffine` warps it).
+from the kernel), a large share of a decode's time.
+``reuse_buffer=True`` decodes into a per-thread scratch array instead (for
+callers that consume the image at once, as
+:class:`~.mpii_topdown_affine.MPIITopdownAffine` warps it). The timings
+behind both choices: docs/results.md.
 """
 import threading
 from typing import NamedTuple, Optional, Tuple
@@ -83,7 +83,8 @@ class BadSampleError(ValueError):
 class ImageReadError(BadSampleError, RuntimeError):
     """An image file is missing, empty, truncated or cannot be decoded.
 
-    A :class:`BadSampleError` (and, as before, a ``RuntimeError``).
+    A :class:`BadSampleError` and a ``RuntimeError``, so handlers of
+    either catch it.
     """
 
 
