@@ -141,17 +141,17 @@ def decode_floor(ds, repeats: int) -> Dict[str, float]:
     from mmhg_plugin.datasets.transforms import mpii_topdown_affine as mta
     from mmhg_plugin.datasets.transforms.image_io import read_image_sized
     asked = []
-    real = mta.read_image_sized
+    real = mta.read_image_mapped
 
     def record(path, reduction, **kwargs):
         asked.append((path, reduction))
         return real(path, reduction, **kwargs)
-    mta.read_image_sized = record
+    mta.read_image_mapped = record
     try:
         for i in range(len(ds)):
             ds[i]
     finally:
-        mta.read_image_sized = real
+        mta.read_image_mapped = real
 
     def decode_all():
         for path, reduction in asked:
@@ -164,7 +164,7 @@ def decode_floor(ds, repeats: int) -> Dict[str, float]:
 
 
 def run(quick: bool, log=print) -> List[Result]:
-    num = 48 if quick else 64  # fewer images: noisier ratios (+-6% at 24)
+    num = 48 if quick else 64  # fewer images make the ratios noisier
     repeats = 7 if quick else 9
     # one dataloader worker: torch runs one thread there, OpenCV one too
     threads = cv2.getNumThreads(), torch.get_num_threads()

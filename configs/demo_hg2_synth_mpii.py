@@ -2,28 +2,26 @@
 # (tools/dataset_converters/make_synthetic_mpii.py) in minutes on a 2-core CPU.
 #
 # Same network family, data path, codec, loss, flip test and metric as the MPII configs;
-# what changes is sized for 2 CPU cores and a ~13-minute schedule (each choice measured):
-# - input 128x128 -> 32x32 heatmaps, depth 3 (32 -> 4 px), sigma 2. At 96 px the PCKh
-#   threshold is only 1.2 heatmap pixels (head size ~2.4 px): 96 px reached 80.9 after
-#   9 epochs on a 2-core AVX2 CPU, 128 px 89.3 after 9 epochs here;
-# - width 64 and a stem of (16, 32) channels instead of (64, 128): with the original stem
-#   a 64-wide net spends 78% of its multiply-adds in the stem for the same accuracy per epoch;
-# - autocast='auto': bfloat16 convolutions where the CPU has native bfloat16 (AMX or
-#   AVX512-BF16; 1.55x faster a training step of this net on a 2-core AMX CPU), float32
-#   elsewhere (bfloat16 without hardware support is tens of times slower);
-# - batch 8 in one process with 2 threads and the data loaded in the main process: a
-#   loader worker beside 2 compute threads on 2 cores is slower (0.123 vs 0.110 s an
-#   iteration here), and batch 8 learns more per image than 16 (50.3 vs 45.2 PCKh after
-#   9 epochs of the CI model); 2 processes x 4 (torchrun + gloo) are no faster;
+# what changes is sized for 2 CPU cores and a schedule of about 13 minutes (the runs
+# behind each choice, with machines and dates: docs/results.md):
+# - input 128x128 -> 32x32 heatmaps, depth 3 (32 -> 4 px), sigma 2: at 96 px the PCKh
+#   threshold is only about 1.2 heatmap pixels, which costs accuracy;
+# - width 64 and a stem of (16, 32) channels instead of (64, 128): at this width the
+#   original stem would take most of the multiply-adds for no gain in accuracy;
+# - autocast='auto': bfloat16 convolutions where the CPU computes bfloat16 natively (AMX
+#   or AVX512-BF16), float32 elsewhere (bfloat16 without hardware support is tens of
+#   times slower);
+# - batch 8 in one process (two processes of 4 are no faster), data loaded in the main
+#   process: on 2 cores a loader worker competes with the 2 compute threads, and batch 8
+#   learns more per image than 16;
 # - Adam 2e-3 (fused) with a 50-iteration warm-up and a cosine decay over 12 epochs
 #   (RMSprop 2.5e-4 needs far more epochs); no per-iteration accuracy decode;
 # - milder augmentation than the paper's (scale 0.9-1.1, rotation N(0, 10) clipped at 20
 #   with p 0.2; flip and colour as the paper) for a 12-epoch run; the data are unchanged;
 # - channels_last (oneDNN runs NHWC convolutions faster on CPU); validation every 3 epochs.
 # CPUs without native bfloat16 get configs/demo_hg2_synth_mpii_fp32.py from make demo.
-# Measured (tools/train.py, 2-core Intel Xeon with AMX): PCKh@0.5 Mean 71.1 / 83.9 / 89.3
-# / 91.0 after epochs 3 / 6 / 9 / 12 (flip test), 12 min 41 s of training with validation;
-# (make demo, 2-core AMD EPYC Zen 5 with AVX512-BF16) 62.2 / 82.5 / 89.0 / 90.3 in 11 min 3 s.
+# Expected: PCKh@0.5 Mean about 90 after 12 epochs (flip test) where bfloat16 is native;
+# the recorded runs are in docs/results.md.
 _base_ = ['./_base_/hourglass_mpii.py']
 
 num_stacks = 2
@@ -76,9 +74,9 @@ param_scheduler = [
 default_hooks = dict(logger=dict(interval=100),
                      checkpoint=dict(interval=3, max_keep_ckpts=2))
 
-# Calibration for the demo's planner (tools/misc/plan_demo.py, run by make demo): this
-# 12-epoch schedule reached PCKh 83-84 after 6 epochs and 89-90 after 9 (docs/results.md),
-# so 85 after about 7; a plan shorter than 12 epochs decays its cosine sooner, so 7 errs
-# on the safe side.
+# Calibration for the demo's planner (tools/misc/plan_demo.py, run by make demo): the
+# epoch by which this 12-epoch schedule reaches PCKh 85, between the recorded 83-84 after
+# 6 and 89-90 after 9 (docs/results.md); a plan shorter than 12 epochs decays its cosine
+# sooner, which 7 leaves room for.
 demo_recipe = dict(name='hg2_128px_bf16', precision='bf16', target_pckh=85.,
                    epochs_to_target=7, max_epochs=12)

@@ -2,31 +2,39 @@
 
 A top-down crop of a person 4x larger than the network input throws away
 15 of every 16 decoded pixels. libjpeg can decode at 1/2, 1/4 or 1/8 of the
-size directly in the DCT domain, several times faster; each reduced pixel
-``i`` averages full-size pixels ``r*i ... r*i + r - 1``, so its centre sits
-at ``r * i + (r - 1) / 2`` in full-size coordinates
-(:func:`reduced_to_full_matrix`), and the crop stays exact.
+size directly in the DCT domain, several times faster. Reduced pixel ``i``
+of the stored image averages full-size pixels ``r*i ... r*i + r - 1`` (the
+last one, of a side ``D`` that is not a multiple of ``r``, partly padding),
+so its centre sits at ``r * i + (r - 1) / 2``. An EXIF orientation that
+reverses an axis flips the decoded image, which puts that partial pixel
+first and moves every centre by ``D - r * ceil(D / r)`` along that axis.
+:func:`~.crop_geometry.reduced_to_full_matrix` maps both cases, so a crop
+of a reduced decode lands exactly where the crop of the full image lands,
+for every EXIF orientation (:func:`read_image_mapped`). Other formats gain
+nothing from a reduced read (OpenCV decodes them in full and resizes), so
+:func:`read_image_mapped` reads them at full size.
 
 JPEGs with 1 or 3 components and no EXIF rotation are decoded by
-libjpeg-turbo through ``simplejpeg`` when it is installed (the same library
-and settings as OpenCV's decoder, so the pixels are identical; about 20%
-faster, as it decodes straight into the output array): everything else
-(PNG, CMYK, EXIF-rotated, anything simplejpeg refuses) goes to
-``cv2.imdecode``.
+libjpeg-turbo through ``simplejpeg`` when it is installed: the same library
+and settings as OpenCV's decoder, so the pixels are identical, and faster,
+as it decodes straight into the output array. Everything else (PNG, CMYK,
+EXIF-rotated, anything simplejpeg refuses) goes to ``cv2.imdecode``.
 
 Decoding into fresh memory costs a page fault per 4 KiB page of the output
 the first time it is written (the allocator hands large blocks straight
-from the kernel): about 2 us a page on a KVM guest, 1.4 ms for a 1280x720
-image that decodes in 1.9 ms. ``reuse_buffer=True`` decodes into a
-per-thread scratch array instead (for callers that consume the image at
-once, as :class:`~.mpii_topdown_affine.MPIITopdownAffine` warps it).
+from the kernel), a large share of a decode's time.
+``reuse_buffer=True`` decodes into a per-thread scratch array instead (for
+callers that consume the image at once, as
+:class:`~.mpii_topdown_affine.MPIITopdownAffine` warps it). The timings
+behind both choices: docs/results.md.
 """
 import threading
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from .crop_geometry import reduced_to_full_matrix
 from .jpeg_header import JpegHeader, parse_jpeg_header
 
 try:
@@ -75,7 +83,8 @@ class BadSampleError(ValueError):
 class ImageReadError(BadSampleError, RuntimeError):
     """An image file is missing, empty, truncated or cannot be decoded.
 
-    A :class:`BadSampleError` (and, as before, a ``RuntimeError``).
+    A :class:`BadSampleError` and a ``RuntimeError``, so handlers of
+    either catch it.
     """
 
 
@@ -89,11 +98,57 @@ def choose_reduction(downscale: float, max_reduction: int = 8) -> int:
     return r
 
 
-def reduced_to_full_matrix(reduction: int) -> np.ndarray:
-    """3x3 affine matrix from reduced-image to full-image coordinates."""
-    r = float(reduction)
-    return np.array([[r, 0., (r - 1) / 2], [0., r, (r - 1) / 2],
-                     [0., 0., 1.]])
+class MappedImage(NamedTuple):
+    """An image read for cropping, with where its pixels lie in the full
+    image.
+
+    Attributes:
+        img (np.ndarray): (H', W', 3) uint8 BGR, the full image or a reduced
+            decode of it.
+        full_shape (tuple[int, int]): The full image's (H, W) after EXIF
+            orientation.
+        to_full (np.ndarray): (3, 3) affine matrix from ``img``'s pixel
+            coordinates to the full image's (the identity at full size).
+    """
+    img: np.ndarray
+    full_shape: Tuple[int, int]
+    to_full: np.ndarray
+
+
+def read_image_mapped(path: str, reduction: int = 1,
+                      context: Optional[str] = None,
+                      reuse_buffer: bool = False) -> MappedImage:
+    """Read a colour image to crop, JPEGs at 1/``reduction`` size.
+
+    Other formats are read at full size (a reduced read would decode them in
+    full and resize). A crop through ``to_full`` takes the same place as one
+    of the full image, whatever the EXIF orientation.
+
+    Args:
+        path (str): Image file.
+        reduction (int): 1, 2, 4 or 8.
+        context (str | None): Appended to error messages.
+        reuse_buffer (bool): As in :func:`read_image_sized`: the image may
+            lie in this thread's scratch buffer, to use at once.
+
+    Returns:
+        MappedImage: The image, the full (H, W) and the reduced-to-full
+        matrix.
+
+    Raises:
+        ImageReadError: The file is missing, empty, truncated or corrupt.
+        ValueError: ``reduction`` is not 1, 2, 4 or 8.
+    """
+    _check_reduction(reduction)
+    data, header = _read_file(path, context)
+    if header is None:
+        reduction = 1
+    img = _decode(data, header, reduction, path, context, True, reuse_buffer)
+    if reduction == 1:
+        return MappedImage(img, img.shape[:2], np.eye(3))
+    full_shape = header.displayed_shape
+    return MappedImage(img, full_shape, reduced_to_full_matrix(
+        reduction, full_shape, header.reversed_axes))
 
 
 def read_image_sized(path: str,
@@ -126,24 +181,62 @@ def read_image_sized(path: str,
 
     Raises:
         ImageReadError: The file is missing, empty, truncated or corrupt.
+        ValueError: ``reduction`` is not 1, 2, 4 or 8.
     """
-    where = f' ({context})' if context else ''
+    _check_reduction(reduction)
+    data, header = _read_file(path, context)
+    img = _decode(data, header, reduction, path, context, use_simplejpeg,
+                  reuse_buffer)
+    if reduction == 1:
+        return img, img.shape[:2]
+    return img, None if header is None else header.displayed_shape
+
+
+def _check_reduction(reduction: int) -> None:
+    """Refuse a reduction libjpeg cannot decode at."""
     if reduction not in _REDUCED_FLAGS:
         raise ValueError(f'reduction must be 1, 2, 4 or 8, got {reduction}')
+
+
+def _where(context: Optional[str]) -> str:
+    """The context as appended to error messages."""
+    return f' ({context})' if context else ''
+
+
+def _read_file(path: str, context: Optional[str]
+               ) -> Tuple[np.ndarray, Optional[JpegHeader]]:
+    """The file's bytes (a uint8 array) and, for a JPEG, its header.
+
+    Raises:
+        ImageReadError: The file is missing, empty or a truncated JPEG.
+    """
     try:
         with open(path, 'rb') as f:
             raw = f.read()
     except OSError as e:
-        raise ImageReadError(f'cannot read image {path}{where}: {e}') from e
+        raise ImageReadError(
+            f'cannot read image {path}{_where(context)}: {e}') from e
     data = np.frombuffer(raw, np.uint8)
     if data.size == 0:
-        raise ImageReadError(f'image file {path} is empty (0 bytes){where}')
+        raise ImageReadError(
+            f'image file {path} is empty (0 bytes){_where(context)}')
     is_jpeg = data.size >= 2 and data[0] == 0xFF and data[1] == 0xD8
     if is_jpeg and not _has_jpeg_end(data):
         raise ImageReadError(
             f'image file {path} is a truncated JPEG (no end-of-image '
-            f'marker, {data.size} bytes){where}')
-    header = parse_jpeg_header(raw) if is_jpeg else None
+            f'marker, {data.size} bytes){_where(context)}')
+    return data, parse_jpeg_header(raw) if is_jpeg else None
+
+
+def _decode(data: np.ndarray, header: Optional[JpegHeader], reduction: int,
+            path: str, context: Optional[str], use_simplejpeg: bool,
+            reuse_buffer: bool) -> np.ndarray:
+    """Decode the file's bytes at 1/``reduction`` size (see
+    :func:`read_image_sized` for the arguments).
+
+    Raises:
+        ImageReadError: The bytes do not decode.
+    """
     img = None
     if use_simplejpeg and _simplejpeg_can_decode(header):
         img = _decode_simplejpeg(data, reduction, header, reuse_buffer)
@@ -151,10 +244,9 @@ def read_image_sized(path: str,
         img = cv2.imdecode(data, _REDUCED_FLAGS[reduction])
     if img is None:
         raise ImageReadError(f'cannot decode image {path} ({data.size} '
-                             f'bytes, corrupt or unsupported){where}')
-    if reduction == 1:
-        return img, img.shape[:2]
-    return img, None if header is None else header.displayed_shape
+                             f'bytes, corrupt or unsupported)'
+                             f'{_where(context)}')
+    return img
 
 
 def _simplejpeg_can_decode(header: Optional[JpegHeader]) -> bool:

@@ -19,6 +19,14 @@ from PIL import Image
 #: EXIF tag of the orientation (1-8; 1 is upright).
 _ORIENTATION_TAG = 0x0112
 
+#: For each EXIF orientation, whether the displayed image's x and y axes run
+#: backwards through the stored image (2 mirrors x, 3 turns by 180 degrees,
+#: 4 mirrors y; 5-8 are 1-4 with the axes swapped first: transpose, turn
+#: 90 degrees clockwise, transverse, turn 90 degrees anticlockwise).
+_REVERSED_AXES = {1: (False, False), 2: (True, False), 3: (True, True),
+                  4: (False, True), 5: (False, False), 6: (True, False),
+                  7: (True, True), 8: (False, True)}
+
 
 @dataclass(frozen=True)
 class JpegHeader:
@@ -44,6 +52,12 @@ class JpegHeader:
         if self.orientation >= 5:
             return self.width, self.height
         return self.height, self.width
+
+    @property
+    def reversed_axes(self) -> Tuple[bool, bool]:
+        """Whether the displayed image's (x, y) axes run backwards through
+        the stored image: where a decoder flips the decoded pixels."""
+        return _REVERSED_AXES[self.orientation]
 
 
 def parse_jpeg_header(data: bytes) -> Optional[JpegHeader]:

@@ -9,19 +9,12 @@ from mmcv.transforms import BaseTransform
 from mmcv.transforms.utils import cache_randomness
 from mmengine.logging import print_log
 from mmpose.registry import TRANSFORMS
-from PIL import Image
 
 from mmhg_plugin.datasets.mpii_conventions import MPII_CROP_PADDING, MPII_INDEX_BASE
 
 from .augment_laws import LUA_SCALE_CLIP, LUA_SCALE_SIGMA, check_scale_law, sample_scale_factor
 from .crop_geometry import crop_matrix
-from .image_io import (
-    BadSampleError,
-    ImageReadError,
-    choose_reduction,
-    read_image_sized,
-    reduced_to_full_matrix,
-)
+from .image_io import BadSampleError, choose_reduction, read_image_mapped
 
 #: What :class:`MPIITopdownAffine` does with a :class:`BadSampleError`.
 BAD_SAMPLE_POLICIES = ('raise', 'skip')
@@ -42,9 +35,10 @@ class MPIITopdownAffine(BaseTransform):
     ``flip_prob`` (left/right joints swapped by ``flip_indices``). Without
     augmentation parameters the crop is deterministic (validation, test).
 
-    When ``img`` is absent the image is read here, at 1/2, 1/4 or 1/8 of its
-    size when the crop shrinks it at least that much (``reduced_decode``);
-    coordinates stay exact (:mod:`.image_io`).
+    When ``img`` is absent the image is read here; a JPEG at 1/2, 1/4 or 1/8
+    of its size when the crop shrinks it at least that much
+    (``reduced_decode``), with the crop placed exactly as on the full image
+    for every EXIF orientation (:func:`~.image_io.read_image_mapped`).
 
     Bad samples (image missing, empty, corrupt or truncated; box not finite
     or of size <= 0; keypoints of the wrong shape for ``flip_indices``)
@@ -190,26 +184,19 @@ class MPIITopdownAffine(BaseTransform):
         return (f"sample id={results.get('id', '?')} "
                 f"image={results.get('img_path', '?')}")
 
-    def _read(self, results: Dict, downscale: float) -> Tuple[np.ndarray, int]:
-        """The image to crop and the reduction it was decoded at."""
+    def _read(self, results: Dict,
+              downscale: float) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+        """The image to crop and the (3, 3) matrix from its pixel
+        coordinates to the full image's (None for a given ``img``)."""
         if results.get('img') is not None:
-            return results['img'], 1
-        path = results['img_path']
+            return results['img'], None
         red = choose_reduction(downscale) if self.reduced_decode else 1
         # the image is only warped (below), so it may live in a reused
         # buffer: no page faults for a fresh output on every read
-        img, shape = read_image_sized(path, red, context=self._who(results),
-                                      reuse_buffer=True)
-        if shape is not None:
-            results['ori_shape'] = shape
-        else:  # reduced decode of a non-JPEG: read the size from its header
-            try:
-                with Image.open(path) as im:
-                    results['ori_shape'] = (im.height, im.width)
-            except OSError as e:
-                raise ImageReadError(f'cannot read the size of image {path} '
-                                     f'({self._who(results)}): {e}') from e
-        return img, red
+        img, results['ori_shape'], to_full = read_image_mapped(
+            results['img_path'], red, context=self._who(results),
+            reuse_buffer=True)
+        return img, to_full
 
     def _check_keypoints(self, results: Dict) -> None:
         """Refuse keypoints whose shape does not fit one instance of
@@ -261,8 +248,8 @@ class MPIITopdownAffine(BaseTransform):
         crop_w *= scale
         w, h = self.input_size
         mat = crop_matrix(center, crop_w, self.input_size, rotation, flip)
-        img, red = self._read(results, crop_w / w)
-        img_mat = mat @ reduced_to_full_matrix(red) if red > 1 else mat
+        img, to_full = self._read(results, crop_w / w)
+        img_mat = mat if to_full is None else mat @ to_full
         results['img'] = cv2.warpAffine(
             img, img_mat[:2], (w, h), flags=cv2.INTER_LINEAR)
         results['img_shape'] = (h, w)

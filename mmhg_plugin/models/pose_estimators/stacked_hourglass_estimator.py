@@ -54,7 +54,7 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
       either as *one* batch of 2B or as two passes of B, as MMPose does
       (``test_cfg.flip_batch``: True, False, or 'auto', the default: one
       batch on a GPU, which runs a big batch faster, two passes elsewhere,
-      as one batch of 2B was 0.83x of two passes of B on a 2-core CPU);
+      where a batch of 2B is slower than two of B: docs/results.md);
       eval-mode norms make both numerically the same.
     - ``channels_last=True`` stores weights and inputs in NHWC, which
       oneDNN (CPU) and cuDNN convolutions run faster; outputs are the same
