@@ -2,12 +2,15 @@
 
     python demo/image_demo.py IMAGE CONFIG CHECKPOINT [--bbox x1 y1 x2 y2]
         --out-file out.png [--device cpu] [--kpt-thr 0.1] [--radius 4]
-        [--thickness 2]
+        [--thickness 2] [--partial-load]
 
 Uses MMPose's own ``init_model`` and ``inference_topdown``; the skeleton
 (joint names, links, colours) comes from the dataset metadata saved in the
 checkpoint. A checkpoint without it is refused (MMPose would silently fall back
 to COCO's 17 points). Without ``--bbox`` the whole image is the person box.
+A checkpoint that cannot be read, or whose keys or shapes differ from the
+model, is refused with one line and exit status 1 (``--partial-load`` loads
+only the matching tensors).
 """
 import argparse
 from typing import Optional, Sequence
@@ -18,11 +21,13 @@ silence_third_party_deprecations()  # before anything below can warn
 
 import mmcv  # noqa: E402
 import numpy as np  # noqa: E402
+from mmengine.config import Config  # noqa: E402
 from mmpose.apis import inference_topdown, init_model  # noqa: E402
 from mmpose.registry import VISUALIZERS  # noqa: E402
 from mmpose.structures import merge_data_samples  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
+from mmhg_plugin.utils.errors import CheckpointFileError, CheckpointMismatchError  # noqa: E402
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely  # noqa: E402
 
 
@@ -40,6 +45,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help='draw joints scoring at least this')
     p.add_argument('--radius', type=int, default=4)
     p.add_argument('--thickness', type=int, default=2)
+    p.add_argument('--partial-load', action='store_true',
+                   help='load a checkpoint that matches the model only in '
+                   'part (sets model.partial_load=True)')
     return p.parse_args(argv)
 
 
@@ -57,7 +65,13 @@ def checkpoint_dataset_meta(path: str) -> dict:
 def run(args: argparse.Namespace):
     """Predict and draw; returns the PoseDataSample and the joint names."""
     dataset_meta = checkpoint_dataset_meta(args.checkpoint)
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    config = Config.fromfile(args.config)
+    if args.partial_load:
+        config.model.partial_load = True
+    try:
+        model = init_model(config, args.checkpoint, device=args.device)
+    except CheckpointMismatchError as e:
+        raise SystemExit(f'error: {args.checkpoint}: {e}') from None
     num_kpts = model.head.out_channels
     if len(dataset_meta['keypoint_id2name']) != num_kpts:
         raise SystemExit(
@@ -82,7 +96,10 @@ def run(args: argparse.Namespace):
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
-    sample, names = run(args)
+    try:
+        sample, names = run(args)
+    except CheckpointFileError as e:
+        raise SystemExit(f'error: {e}') from None
     kpts = sample.pred_instances.keypoints[0]
     scores = sample.pred_instances.keypoint_scores[0]
     for k, ((x, y), s) in enumerate(zip(kpts, scores)):

@@ -1,8 +1,12 @@
 """Evaluate a checkpoint with MMEngine's runner (MMPose's flags).
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out metrics.json]
-        [--dump preds.pkl] [--show-dir DIR] [--cfg-options k=v ...]
-        [--launcher none|pytorch|slurm|mpi] [--local-rank N]
+        [--dump preds.pkl] [--show-dir DIR] [--partial-load]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--local-rank N]
+
+A checkpoint whose keys or shapes differ from the model is refused (exit 1)
+unless ``--partial-load`` is given.
 
 Many GPUs: ``bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [args]``.
 """
@@ -24,9 +28,9 @@ from mmhg_plugin.engine.runner_setup import (  # noqa: E402
     load_runner_config,
     parse_runner_args,
     preflight,
+    run_or_exit,
     setup_launcher,
 )
-from mmhg_plugin.utils.errors import PreflightError  # noqa: E402
 
 
 def add_test_args(p: argparse.ArgumentParser) -> None:
@@ -72,13 +76,11 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     cfg = build_config(args)
-    try:
-        preflight(cfg, ('test_dataloader', ), args.checkpoint)
-    except PreflightError as e:
-        raise SystemExit(f'error: {e}') from None
+    run_or_exit(lambda: preflight(cfg, ('test_dataloader', ),
+                                  args.checkpoint), None)
     runner = Runner.from_cfg(cfg)
     silence_deprecation_logs(runner.logger)
-    metrics = runner.test()
+    metrics = run_or_exit(runner.test, args.checkpoint)
     if args.out and is_main_process():
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
         mmengine.dump({k: float(v) for k, v in metrics.items()}, args.out)

@@ -1,8 +1,12 @@
 """Train a pose model with MMEngine's runner (MMPose's flags).
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-        [--no-validate] [--auto-scale-lr] [--cfg-options k=v ...]
-        [--launcher none|pytorch|slurm|mpi] [--local-rank N]
+        [--no-validate] [--auto-scale-lr] [--partial-load]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+        [--local-rank N]
+
+``--resume`` without CKPT continues from the checkpoint named in the work
+dir's ``last_checkpoint``, mapped into this work dir when it was copied.
 
 Many GPUs or nodes: ``bash tools/dist_train.sh CONFIG GPUS [args]``.
 """
@@ -14,16 +18,23 @@ from mmhg_plugin.utils.quiet import silence_deprecation_logs, silence_third_part
 silence_third_party_deprecations()  # before anything below can warn
 
 from mmengine.config import Config  # noqa: E402
-from mmengine.runner import Runner, find_latest_checkpoint  # noqa: E402
+from mmengine.logging import print_log  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
+from mmhg_plugin.engine.atomic_files import remove_stale_temp_files  # noqa: E402
 from mmhg_plugin.engine.runner_setup import (  # noqa: E402
     load_runner_config,
     parse_runner_args,
     preflight,
+    run_or_exit,
     setup_launcher,
 )
-from mmhg_plugin.utils.errors import PreflightError  # noqa: E402
+from mmhg_plugin.engine.work_dir_files import (  # noqa: E402
+    checkpoint_dirs,
+    is_first_process,
+    resolve_last_checkpoint,
+)
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -72,19 +83,29 @@ def build_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def prepare(cfg: Config) -> None:
+    """Before the runner writes anything: remove the temporary files of
+    interrupted checkpoint writes (on a full disk they may be what fills
+    it), pick the checkpoint ``--resume`` continues from inside the work
+    dir, and check the data and checkpoint files."""
+    if is_first_process():
+        for folder in checkpoint_dirs(cfg):
+            for path in remove_stale_temp_files(folder):
+                print_log(f'removing {path}, left by an interrupted '
+                          'checkpoint write', logger='current')
+    if cfg.get('resume') and cfg.get('load_from') is None:
+        cfg.load_from = resolve_last_checkpoint(cfg)
+    preflight(cfg, ('train_dataloader', 'val_dataloader'),
+              cfg.get('load_from'))
+
+
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
-    path = cfg.get('load_from')
-    if cfg.get('resume') and path is None:
-        path = find_latest_checkpoint(cfg.work_dir)
-    try:
-        preflight(cfg, ('train_dataloader', 'val_dataloader'), path)
-    except PreflightError as e:
-        raise SystemExit(f'error: {e}') from None
+    run_or_exit(lambda: prepare(cfg), None)
     runner = Runner.from_cfg(cfg)
     silence_deprecation_logs(runner.logger)
-    runner.train()
+    run_or_exit(runner.train, cfg.get('load_from'))
 
 
 if __name__ == '__main__':

@@ -3,19 +3,26 @@ tools/test.py."""
 import argparse
 import os
 import os.path as osp
-import pickle
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
 
 from mmhg_plugin.datasets import mpii_checks
-from mmhg_plugin.utils.errors import CheckpointFileError, DatasetFilesError
+from mmhg_plugin.utils.errors import (
+    CheckpointFileError,
+    CheckpointMismatchError,
+    CheckpointWriteError,
+    DatasetFilesError,
+    PreflightError,
+)
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
 #: Job launchers of MMEngine's runner (``--launcher``).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+Result = TypeVar('Result')
 
 
 def parse_runner_args(
@@ -28,7 +35,8 @@ def parse_runner_args(
 
     Every runner tool takes MMPose's ``CONFIG``, ``--work-dir``,
     ``--cfg-options``, ``--launcher`` and ``--local-rank`` (also spelt
-    ``--local_rank``, as ``torch.distributed.launch`` passes it).
+    ``--local_rank``, as ``torch.distributed.launch`` passes it), and
+    ``--partial-load``.
     ``LOCAL_RANK`` is set from ``--local-rank`` unless the launcher set it.
 
     Args:
@@ -47,6 +55,9 @@ def parse_runner_args(
     p.add_argument('config', help=config_help)
     p.add_argument('--work-dir', help=work_dir_help)
     add_tool_args(p)
+    p.add_argument('--partial-load', action='store_true',
+                   help='load a checkpoint that matches the model only in '
+                   'part (model.partial_load=True); by default it is refused')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config entries, e.g. a.b=1')
     p.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -70,6 +81,8 @@ def load_runner_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    if args.partial_load:
+        cfg.model.partial_load = True
     apply_work_dir(cfg, args.config, args.work_dir)
     return cfg
 
@@ -132,7 +145,8 @@ def preflight(cfg: Config, dataloader_keys: Sequence[str],
     Raises:
         DatasetFilesError: Listing every problem of the dataset files.
         CheckpointFileError: When the checkpoint is missing, would run code
-            when loaded, or cannot be read.
+            when loaded, or cannot be read (see
+            :func:`~mmhg_plugin.utils.safe_checkpoint.load_checkpoint_safely`).
     """
     problems = []
     for key in dataloader_keys:
@@ -149,11 +163,29 @@ def preflight(cfg: Config, dataloader_keys: Sequence[str],
         return
     if not osp.isfile(checkpoint):
         raise CheckpointFileError(f'checkpoint {checkpoint} does not exist')
+    load_checkpoint_safely(checkpoint)
+
+
+def run_or_exit(step: Callable[[], Result], checkpoint: Optional[str]) -> Result:
+    """Run a tool's step; turn mmhg's file errors into one line and exit 1.
+
+    Args:
+        step (Callable[[], Result]): e.g. ``runner.train``.
+        checkpoint (str | None): The checkpoint the step loads (named in the
+            message when it does not match the model).
+
+    Returns:
+        Result: What ``step`` returns.
+
+    Raises:
+        SystemExit: ``error: <message>`` for a :class:`PreflightError`
+            (checkpoint unreadable, unsafe, of another architecture, or
+            outside the work dir; dataset files) or a
+            :class:`CheckpointWriteError`.
+    """
     try:
-        load_checkpoint_safely(checkpoint)
-    except pickle.UnpicklingError as e:
-        raise CheckpointFileError(str(e)) from e
-    except (RuntimeError, EOFError, OSError) as e:
-        raise CheckpointFileError(
-            f'cannot read checkpoint {checkpoint} (truncated or corrupt?): '
-            f'{e}') from e
+        return step()
+    except CheckpointMismatchError as e:
+        raise SystemExit(f'error: {checkpoint}: {e}') from None
+    except (PreflightError, CheckpointWriteError) as e:
+        raise SystemExit(f'error: {e}') from None

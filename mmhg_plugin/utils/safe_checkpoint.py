@@ -21,6 +21,7 @@ exactly what mmengine and MMPose store, and nothing else:
 :func:`register_safe_globals` runs when :mod:`mmhg_plugin` is imported.
 """
 import collections
+import os
 import pickle
 import re
 from typing import Any, Callable, List
@@ -28,6 +29,14 @@ from typing import Any, Callable, List
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
+
+from mmhg_plugin.utils.errors import CheckpointFileError, UnsafeCheckpointError
+
+#: First bytes of a zip archive (``torch.save``'s format since torch 1.6).
+ZIP_MAGIC = b'PK\x03\x04'
+#: First byte of a pickle of protocol 2 or later (the legacy torch format,
+#: ``_use_new_zipfile_serialization=False``, and plain pickles).
+PICKLE_PROTO = 0x80
 
 #: Attributes a pickled HistoryBuffer may ask ``getattr`` for.
 HISTORY_BUFFER_STATISTICS = frozenset(
@@ -82,27 +91,72 @@ def register_safe_globals() -> None:
 
 
 def load_checkpoint_safely(path: str, map_location: str = 'cpu') -> Any:
-    """``torch.load(path, weights_only=True)`` with a clear refusal message.
+    """``torch.load(path, weights_only=True)`` with one clear message for
+    every file it cannot load.
 
     Args:
         path (str): Checkpoint file.
         map_location (str): Device to map tensors to.
 
+    Returns:
+        Any: What the file holds (for mmengine checkpoints a dict with
+        ``state_dict``, ``meta``, ...).
+
     Raises:
-        pickle.UnpicklingError: When the file holds anything but tensors,
+        UnsafeCheckpointError: When the file holds anything but tensors,
             containers and the allowed globals (it may be trying to run
-            code); names the file.
+            code); names the file and the refused global. Also a
+            ``pickle.UnpicklingError``.
+        CheckpointFileError: When the file is missing, empty, not a
+            PyTorch checkpoint, truncated or corrupt; names the file and the
+            reason.
     """
     register_safe_globals()
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise pickle.UnpicklingError(
+        raise UnsafeCheckpointError(
             f'refused to load {path}: it holds objects outside the safe '
             'allow-list (tensors, numpy arrays, mmengine message hub), so '
             'loading it could run code. If you trust this file, convert '
             'it yourself with torch.load(..., weights_only=False). '
             f'{_refusal(e)}') from e
+    except FileNotFoundError as e:
+        raise CheckpointFileError(f'checkpoint {path} does not exist') from e
+    except Exception as e:  # torch raises many types for a damaged file
+        raise CheckpointFileError(
+            f'cannot read checkpoint {path}{_unreadable(path, e)}') from e
+
+
+def _unreadable(path: str, error: Exception) -> str:
+    """Why ``torch.load`` failed on ``path``, from the file's first bytes:
+    the end of the message of :func:`load_checkpoint_safely`."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(16)
+        size = os.path.getsize(path)
+    except OSError as e:
+        return f': {e.strerror or e}'
+    if size == 0:
+        return ': the file is empty (0 bytes)'
+    cause = _error_text(error)
+    if head.startswith(ZIP_MAGIC):
+        return f' (truncated or corrupt?): {cause}'
+    if head[0] == PICKLE_PROTO:
+        return (f' (truncated or corrupt?): legacy (non-zip) torch file of '
+                f'{size} bytes: {cause}')
+    return (': not a PyTorch checkpoint: neither a zip archive nor a pickle '
+            f'(it starts with {head!r})')
+
+
+def _error_text(error: Exception) -> str:
+    """``Type: message`` with the module of non-builtin types
+    (``struct.error``) and the first line of the message only."""
+    kind = type(error)
+    name = kind.__qualname__ if kind.__module__ == 'builtins' else \
+        f'{kind.__module__}.{kind.__qualname__}'
+    text = str(error).strip().splitlines()
+    return f'{name}: {text[0]}' if text else name
 
 
 def _refusal(error: Exception) -> str:

@@ -33,6 +33,7 @@ silence_third_party_deprecations()  # before anything below can warn
 import torch  # noqa: E402
 
 import mmhg_plugin  # noqa: E402
+from mmhg_plugin.utils.errors import CheckpointFileError  # noqa: E402
 from mmhg_plugin.utils.port_checkpoint import (  # noqa: E402
     build_reference_backbone,
     convert_port_state_dict,
@@ -129,6 +130,7 @@ def convert(src: str, dst: str, num_stacks: Optional[int] = None,
     Raises:
         FileNotFoundError: SRC does not exist.
         pickle.UnpicklingError: SRC holds more than tensors and containers.
+        CheckpointFileError: SRC is empty, truncated or not a checkpoint.
         PortCheckpointError: SRC is not a (matching) port checkpoint.
     """
     src_path, dst_path = Path(src), Path(dst)
@@ -157,8 +159,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         info = convert(args.src, args.dst, args.num_stacks,
                        args.feat_channels, args.depth, args.num_keypoints)
-    except (FileNotFoundError, ValueError, pickle.UnpicklingError) as e:
-        # PortCheckpointError is a ValueError
+    except (FileNotFoundError, ValueError, pickle.UnpicklingError,
+            CheckpointFileError) as e:
+        # PortCheckpointError is a ValueError; an unreadable SRC a
+        # CheckpointFileError
         print(f'error: {e}', file=sys.stderr)
         return 1
     print(f'converted {args.src} -> {args.dst}')

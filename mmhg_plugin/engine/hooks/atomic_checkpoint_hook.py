@@ -1,6 +1,5 @@
-"""Crash-safe checkpoints: every file appears complete or not at all."""
-import glob
-import os
+"""Crash-safe checkpoints: every file appears complete or not at all, and
+only inside the run's own folder."""
 import os.path as osp
 from typing import Any, Dict, Optional
 
@@ -9,40 +8,13 @@ from mmengine.fileio.backends import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmpose.registry import HOOKS
 
-#: Temporary files are ``<final name><TMP_MARK><pid>`` in the same folder.
-TMP_MARK = '.tmp-'
-
-
-def fsync_dir(path: str) -> None:
-    """Flush a directory entry (a rename) to disk; a no-op where the OS
-    cannot open directories (Windows)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def commit_file(tmp_path: str, final_path: str) -> None:
-    """fsync ``tmp_path``, rename it over ``final_path`` (atomic on POSIX and
-    Windows within one file system), fsync the folder."""
-    with open(tmp_path, 'rb+') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp_path, final_path)
-    fsync_dir(osp.dirname(osp.abspath(final_path)))
-
-
-def write_text_atomically(path: str, text: str) -> None:
-    """Write a small text file through a temporary file and a rename."""
-    tmp = f'{path}{TMP_MARK}{os.getpid()}'
-    with open(tmp, 'w', encoding='utf-8') as f:
-        f.write(text)
-    commit_file(tmp, path)
+from mmhg_plugin.engine.atomic_files import (
+    commit_file,
+    remove_stale_temp_files,
+    write_text_atomically,
+    write_via_temp,
+)
+from mmhg_plugin.engine.work_dir_files import is_inside, own_copy
 
 
 @HOOKS.register_module()
@@ -59,14 +31,21 @@ class AtomicCheckpointHook(CheckpointHook):
       previous best checkpoint (``save_best``) only after the new file is
       complete;
     - temporary files left by a killed run are removed when training
-      starts.
+      starts; a failed write (a full disk) removes its temporary file and
+      raises :class:`~mmhg_plugin.utils.errors.CheckpointWriteError` naming
+      the file (:mod:`mmhg_plugin.engine.atomic_files`);
+    - it deletes only inside its own folder (``out_dir``): a previous best
+      checkpoint recorded by a resumed message hub outside it (the run's
+      work dir was copied) is replaced by the file of the same name inside,
+      or forgotten.
 
     Writing through other file backends (``backend_args`` for remote
     storage) falls back to ``CheckpointHook``'s direct writes.
     """
 
     def before_train(self, runner) -> None:
-        """Set up as ``CheckpointHook``; remove stale temporary files."""
+        """Set up as ``CheckpointHook``; remove stale temporary files; keep
+        the recorded best checkpoints inside ``out_dir``."""
         super().before_train(runner)
         self.atomic = self.file_client_args is None and isinstance(
             self.file_backend, LocalBackend)
@@ -75,12 +54,31 @@ class AtomicCheckpointHook(CheckpointHook):
                 f'{type(self).__name__}: {self.out_dir} is not on a local '
                 'file system; checkpoints are written directly, not '
                 'atomically')
-        elif is_main_process():
+            return
+        if is_main_process():
             for folder in {self.out_dir, runner.work_dir}:
-                for path in glob.glob(osp.join(folder, f'*{TMP_MARK}*')):
+                for path in remove_stale_temp_files(folder):
                     runner.logger.info(f'removing {path}, left by an '
                                        'interrupted checkpoint write')
-                    os.remove(path)
+        if self.save_best is None:
+            return
+        if len(self.key_indicators) == 1:
+            self.best_ckpt_path = self._own_best(runner, self.best_ckpt_path)
+        else:
+            for key, path in self.best_ckpt_path_dict.items():
+                self.best_ckpt_path_dict[key] = self._own_best(runner, path)
+
+    def _own_best(self, runner, path: Optional[str]) -> Optional[str]:
+        """A recorded best checkpoint, mapped into ``out_dir``."""
+        if not path:
+            return path
+        local = own_copy(path, [self.out_dir])
+        if local != path:
+            runner.logger.info(
+                f'the previous best checkpoint {path} is outside '
+                f'{self.out_dir}: ' + ('it will not be touched' if local is
+                                       None else f'using {local}'))
+        return local
 
     # ------------------------------------------------------------ writing
     def _commit(self, tmp_path: str, final_path: str) -> None:
@@ -90,20 +88,29 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def _write(self, runner, filename: str, **kwargs: Any) -> None:
         """``runner.save_checkpoint`` into ``out_dir/filename``, atomically
-        where possible (only the main process writes)."""
+        where possible (only the main process writes).
+
+        Raises:
+            CheckpointWriteError: As :func:`write_via_temp`.
+        """
         if not getattr(self, 'atomic', False):
             runner.save_checkpoint(self.out_dir, filename, **kwargs)
             return
-        tmp_name = f'{filename}{TMP_MARK}{os.getpid()}'
-        runner.save_checkpoint(self.out_dir, tmp_name, **kwargs)
-        if is_main_process():
-            self._commit(osp.join(self.out_dir, tmp_name),
-                         osp.join(self.out_dir, filename))
+        write_via_temp(
+            osp.join(self.out_dir, filename),
+            lambda tmp: runner.save_checkpoint(self.out_dir,
+                                               osp.basename(tmp), **kwargs),
+            self._commit if is_main_process() else None)
 
     def _remove(self, path: Optional[str]) -> None:
-        """Delete an old checkpoint file or folder (main process only)."""
+        """Delete an old checkpoint file or folder (main process only;
+        never outside ``out_dir``)."""
         if not path or not is_main_process():
             return
+        if getattr(self, 'atomic', False) and \
+                not is_inside(path, self.out_dir):
+            raise ValueError(f'refusing to delete {path}: outside this '
+                             f"run's checkpoint folder {self.out_dir}")
         if self.file_backend.isfile(path):
             self.file_backend.remove(path)
         elif self.file_backend.isdir(path):  # DeepSpeed saves folders

@@ -91,9 +91,10 @@ class StackedHourglass(BaseModule):
 
     Args:
         num_stacks (int): Number of hourglass stacks. Defaults to 8.
-        feat_channels (int): Width F of every hourglass. Defaults to 256.
-        depth (int): Down-sampling levels per hourglass. Defaults to 4
-            (64 -> 4 px for a 256 px input).
+        feat_channels (int): Width F of every hourglass, even (the
+            residuals' bottlenecks have F/2 channels). Defaults to 256.
+        depth (int): Down-sampling levels per hourglass, >= 1. Defaults to
+            4 (64 -> 4 px for a 256 px input).
         num_keypoints (int | None): Heatmap channels K. Defaults to 16.
         in_channels (int): Input image channels. Defaults to 3.
         stem_channels (Sequence[int]): Widths (C0, C1) of the stem's first
@@ -143,6 +144,17 @@ class StackedHourglass(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if num_stacks < 1:
             raise ValueError(f'num_stacks must be >= 1, got {num_stacks}')
+        if feat_channels < 2 or feat_channels % 2:
+            raise ValueError(f'{type(self).__name__}: model.backbone.'
+                             'feat_channels must be a positive even number, '
+                             f'got {feat_channels}')
+        if depth < 1:
+            raise ValueError(f'{type(self).__name__}: model.backbone.depth '
+                             f'must be >= 1, got {depth}')
+        if num_keypoints is not None and num_keypoints < 1:
+            raise ValueError(f'{type(self).__name__}: model.backbone.'
+                             'num_keypoints must be >= 1 or None, got '
+                             f'{num_keypoints}')
         if norm_init not in NORM_INITS:
             raise ValueError(f'norm_init must be one of {NORM_INITS}, got '
                              f'{norm_init!r}')

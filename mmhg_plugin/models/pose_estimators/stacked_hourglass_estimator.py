@@ -1,5 +1,5 @@
 """Top-down estimator with a batched flip test and speed switches."""
-from typing import Optional, Tuple, Union
+from typing import Any, Mapping, Optional, Tuple, Union
 
 import torch
 from mmpose.models.pose_estimators import TopdownPoseEstimator
@@ -8,8 +8,11 @@ from mmpose.utils.typing import SampleList
 from torch import Tensor, nn
 
 from mmhg_plugin.models.utils.autocast import AutocastSetting, autocast_dtype, check_autocast
+from mmhg_plugin.models.utils.config_checks import check_backbone_and_head
 from mmhg_plugin.models.utils.fuse_norm import fuse_norm, refresh_fused_norm
 from mmhg_plugin.models.utils.fused_kernels import can_run_fused, cast_convolutions, fused_forward
+from mmhg_plugin.models.utils.state_dict_match import state_dict_mismatch
+from mmhg_plugin.utils.errors import CheckpointMismatchError
 
 
 def compile_options(
@@ -83,12 +86,23 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
       (:mod:`mmhg_plugin.models.utils.autocast`). The backbone's outputs
       are cast back to float32, so the head, the loss and decoding run in
       float32. This changes the numbers (heatmaps by about 1e-2).
+    - Loading refuses a state dict whose keys or tensor shapes differ from
+      the model's (:class:`CheckpointMismatchError`, one line naming both
+      shapes and the first differing keys), whichever loader runs
+      (MMEngine's, which would load what fits and only warn, or torch's).
+      ``partial_load=True`` (tools: ``--partial-load``) or torch's
+      ``load_state_dict(..., strict=False)`` opt in to loading only what
+      fits, e.g. to fine-tune from weights of another architecture.
+    - The backbone and head are checked against each other when built
+      (:func:`check_backbone_and_head`).
 
     Args:
         channels_last (bool): Use the channels-last memory format.
         fuse_norm_for_test (bool): Fold norms for inference.
         torch_compile (bool | dict): Compile the backbone.
         autocast (str | None): None (float32), 'auto', 'bf16' or 'fp16'.
+        partial_load (bool): Load checkpoints that match the model only in
+            part (MMEngine's behaviour). Defaults to False: refuse them.
         **kwargs: Passed to ``TopdownPoseEstimator`` (backbone, neck, head,
             train_cfg, test_cfg, data_preprocessor, init_cfg, metainfo).
     """
@@ -98,8 +112,12 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
                  fuse_norm_for_test: bool = False,
                  torch_compile: Union[bool, dict] = False,
                  autocast: AutocastSetting = None,
+                 partial_load: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
+        if self.with_head:
+            check_backbone_and_head(self.backbone, self.head)
+        self.partial_load = partial_load
         self.channels_last = channels_last
         self.autocast = check_autocast(autocast)
         self.fuse_norm_for_test = fuse_norm_for_test
@@ -112,6 +130,43 @@ class StackedHourglassEstimator(TopdownPoseEstimator):
         # module tree (no state dict entries, not moved by .to()).
         self.__dict__['_fused_backbone'] = None
         self.__dict__['_fused_key'] = None
+
+    def load_state_dict(self, state_dict: Mapping[str, Any],
+                        strict: bool = True, assign: bool = False):
+        """torch's ``load_state_dict``; ``strict=False`` also allows keys
+        (torch itself refuses other shapes) that :meth:`_load_from_state_dict`
+        would refuse."""
+        self.__dict__['_partial_call'] = not strict
+        try:
+            return super().load_state_dict(state_dict, strict, assign)
+        finally:
+            self.__dict__['_partial_call'] = False
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str,
+                              *args, **kwargs) -> None:
+        """Refuse a state dict that does not match this model.
+
+        Every loader calls this first on the whole (prefixed) state dict,
+        before any submodule copies its tensors, so a mismatch loads
+        nothing. MMPose's pre-hook (key renames of old checkpoints) has run
+        by the time of the comparison.
+
+        Raises:
+            CheckpointMismatchError: Unless ``partial_load`` (or torch's
+                ``strict=False``) allows it.
+        """
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        if self.partial_load or self.__dict__.get('_partial_call'):
+            return
+        ours = {prefix + k: v for k, v in self.state_dict().items()}
+        problem = state_dict_mismatch(
+            ours, {k: v for k, v in state_dict.items()
+                   if k.startswith(prefix)})
+        if problem:
+            raise CheckpointMismatchError(
+                f'checkpoint does not match the model: {problem}. To load '
+                'only the matching tensors set model.partial_load=True '
+                '(tools: --partial-load)')
 
     def _weights_key(self) -> Tuple:
         """Identifies the backbone's current tensors and their versions."""
