@@ -187,7 +187,7 @@ def pairing_problems(json_path: str, anns: Sequence[Any],
 
     Returns:
         List[Problem]: An error at the first mismatched entry (field
-        ``pairing``), and a note on joints annotated in one file only.
+        ``pairing``), or else a note on joints annotated in one file only.
     """
     arrays = _entry_arrays(anns)
     try:
@@ -205,7 +205,7 @@ def pairing_problems(json_path: str, anns: Sequence[Any],
         problems.append(Problem(json_path, index, 'pairing',
                                 f'{message} ({Path(mat_path).name})'))
     note = report.differences()
-    if note is not None:
+    if note is not None and mismatch is None:  # moot when misaligned
         problems.append(Problem(json_path, None, 'pairing',
                                 f'{note} ({Path(mat_path).name}); PCKh '
                                 'scored against the .mat counts its joints',
