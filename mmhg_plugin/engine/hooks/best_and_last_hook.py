@@ -69,7 +69,7 @@ class BestAndLastHook(Hook):
     its figure is optimistic; the last one is chosen by nothing. This hook
 
     - records every validation's metrics, and those of the validation the
-      checkpoint hook keeps as best (same key and rule), in the message hub
+      checkpoint hook keeps as best (its first key, same rule), in the message hub
       (:data:`LAST_INFO`, :data:`BEST_INFO`), so every checkpoint, resumed
       runs included, carries them;
     - writes ``max_epochs`` into every checkpoint's ``meta``;
@@ -104,7 +104,10 @@ class BestAndLastHook(Hook):
             return
         key, rule = ckpt.key_indicators[0], ckpt.rules[0]
         score = record['metrics'][key]
-        best = hub.runtime_info.get('best_score', ckpt.init_value_map[rule])
+        # the checkpoint hook's name for the best score so far
+        name = 'best_score' if len(ckpt.key_indicators) == 1 else \
+            f'best_score_{key}'
+        best = hub.runtime_info.get(name, ckpt.init_value_map[rule])
         if ckpt.is_better_than[key](score, best):
             hub.update_info(BEST_INFO, dict(record, key=key, score=score))
 
