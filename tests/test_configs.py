@@ -105,3 +105,44 @@ def test_config_trains_one_iteration_and_validates(name, synth_tiny,
     res = json.loads(out.strip().splitlines()[-1])
     assert res['iters'] == 1
     assert res['loss'] > 0 and 0 <= res['pckh'] <= 100
+
+
+def test_mpii_configs_score_against_the_mat_and_keep_the_report_hooks():
+    for name in CONFIGS:
+        cfg = Config.fromfile(REPO / 'configs' / name)
+        assert cfg.val_evaluator.gt_file == 'headbox_file', name
+        hooks = [h['type'] for h in cfg.custom_hooks]
+        assert {'MPIIGroundTruthHook', 'BestAndLastHook'} <= set(hooks), name
+
+
+def test_lua_config_builds_with_the_lua_switches():
+    """configs/hg8_mpii_256_lua.py: hg8 with the Lua original's scale law,
+    unmasked loss and Torch7 BatchNorm initialisation, all else as hg8."""
+    import torch
+    from mmengine.registry import DefaultScope
+    from mmpose.registry import MODELS, TRANSFORMS
+
+    from mmhg_plugin.datasets.transforms.augment_laws import LUA_SCALE_CLIP, LUA_SCALE_SIGMA
+    lua = Config.fromfile(REPO / 'configs' / 'hg8_mpii_256_lua.py')
+    hg8 = Config.fromfile(REPO / 'configs' / 'hg8_mpii_256.py')
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        crop = TRANSFORMS.build(lua.train_dataloader.dataset.pipeline[0])
+        model = MODELS.build(lua.model)
+    assert (crop.scale_law, crop.scale_range, crop.scale_sigma,
+            crop.scale_clip) == ('lua', None, LUA_SCALE_SIGMA, LUA_SCALE_CLIP)
+    assert model.head.loss_module.mask_invisible is False
+    assert model.backbone.norm_init == 'torch7'
+    weights = torch.cat([m.weight.detach().flatten()
+                         for m in model.backbone.modules()
+                         if isinstance(m, torch.nn.BatchNorm2d)])
+    assert 0 <= float(weights.min()) and float(weights.max()) <= 1
+    assert abs(float(weights.mean()) - 0.5) < 0.01     # U(0, 1), not 1
+    # nothing else differs from hg8
+    for cfg in (lua, hg8):
+        cfg.train_dataloader.dataset.pipeline[0].pop('scale_range')
+        for key in ('scale_law', 'scale_sigma', 'scale_clip'):
+            cfg.train_dataloader.dataset.pipeline[0].pop(key, None)
+        cfg.model.backbone.pop('norm_init', None)
+        cfg.model.head.loss.pop('mask_invisible', None)
+        cfg.train_pipeline = cfg.train_dataloader.dataset.pipeline
+    assert lua.to_dict() == hg8.to_dict()

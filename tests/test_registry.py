@@ -41,7 +41,8 @@ def test_plugin_adds_only_new_names():
     assert added['KEYPOINT_CODECS'] == ['HourglassHeatmap']
     assert added['METRICS'] == ['MPIIPCKh']
     assert added['TRANSFORMS'] == ['ChannelScaleJitter', 'MPIITopdownAffine']
-    assert added['HOOKS'] == ['AtomicCheckpointHook', 'NonFiniteLossGuard',
+    assert added['HOOKS'] == ['AtomicCheckpointHook', 'BestAndLastHook',
+                              'MPIIGroundTruthHook', 'NonFiniteLossGuard',
                               'PerEpochSeedHook']
     assert added['VISBACKENDS'] == ['SwitchableTensorboardVisBackend']
     assert added['DATASETS'] == []

@@ -175,8 +175,9 @@ def _train_rec(it: int, epoch: int, loss: float) -> dict:
 
 def _val_rec(epoch: int, mean: float) -> dict:
     # a validation line: the metrics, timings and step = epoch
-    rec = {f'PCKh/{j}': mean + 1 for j in ('Head', 'Shoulder', 'Elbow',
-                                           'Wrist', 'Hip', 'Knee', 'Ankle')}
+    rec = {f'PCKh/{j}': mean + 1
+           for j in ('HeadTop', 'HeadNeckTop', 'Shoulder', 'Elbow', 'Wrist',
+                     'Hip', 'Knee', 'Ankle')}
     rec.update({'PCKh/Mean': mean, 'PCKh/Mean@0.1': mean / 4,
                 'PCKh/Total16': mean + 0.5, 'data_time': 0.1, 'time': 1.0,
                 'step': epoch})

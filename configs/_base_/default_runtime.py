@@ -6,8 +6,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # keep the last checkpoints and the best one by PCKh Mean; written through
-    # a temporary file + rename, so a killed run never leaves a partial one
+    # keep the last checkpoints and the best one by PCKh Mean (chosen on the
+    # validation split it is scored on: optimistic; BestAndLastHook reports
+    # the last beside it); written through a temporary file + rename, so a
+    # killed run never leaves a partial one
     checkpoint=dict(type='AtomicCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_best='PCKh/Mean', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
@@ -16,11 +18,15 @@ default_hooks = dict(
 
 # Stop at the first NaN/inf loss (before a checkpoint can store the corrupted
 # weights); reseed the augmentation per epoch so that resumed runs repeat the
-# uninterrupted ones (see docs/reliability.md). A config that sets its own
-# custom_hooks replaces this list: keep these two in it.
+# uninterrupted ones (see docs/reliability.md); give MPIIPCKh(gt_file='headbox_file')
+# the dataset's mpii_gt_val.mat; log the last checkpoint's PCKh beside the best one's
+# at the end of training, and name the checkpoint tools/test.py scored (best or last,
+# epoch). A config that sets its own custom_hooks replaces this list: keep these in it.
 custom_hooks = [
     dict(type='NonFiniteLossGuard'),
     dict(type='PerEpochSeedHook'),
+    dict(type='MPIIGroundTruthHook'),
+    dict(type='BestAndLastHook'),
 ]
 
 # CPU runs fall back to gloo automatically (tools/train.py); 'nccl' on GPUs.

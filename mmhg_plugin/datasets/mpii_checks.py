@@ -12,9 +12,11 @@ Two levels:
   :func:`check_headbox_file`: what MMPose's ``MpiiDataset`` needs to parse
   the files at all (JSON syntax, a non-empty list, the keys, 16 joints of 2
   numbers, a numeric image name, head boxes of shape 2 x 2 x N with N equal
-  to the annotation count). ``tools/train.py`` runs these before building
-  the datasets (:func:`check_dataset_config`), so such files fail fast with
-  every problem named.
+  to the annotation count), and that the JSON entries are the people of
+  the head-box file's rows (:func:`~.mpii_pairing.pairing_problems`, where
+  the ``.mat`` holds joints). ``tools/train.py`` and ``tools/test.py`` run
+  these before building the datasets (:func:`check_dataset_config`), so
+  such files fail fast with every problem named.
 - ``strict=True`` plus :func:`check_images`: also the values (finite
   joints, 0/1 visibility, scale > 0, finite centre, a centre far outside
   its image, no visible joint) and every image (exists, non-empty, decodes,
@@ -25,7 +27,6 @@ Two levels:
 import json
 import math
 import os.path as osp
-from dataclasses import dataclass
 from numbers import Real
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -35,22 +36,14 @@ from PIL import Image
 
 from .mpii_conventions import MPII_NUM_JOINTS, MPII_PIXEL_STD
 from .mpii_io import ANNOTATION_KEYS, GT_MAT_FIELDS
+from .mpii_pairing import pairing_problems
+from .mpii_problem import Problem
 
-
-@dataclass(frozen=True)
-class Problem:
-    """One finding. ``index`` is the annotation's position in the file."""
-
-    file: str
-    index: Optional[int]
-    field: str
-    message: str
-    severity: str = 'error'
-
-    def __str__(self) -> str:
-        where = self.file if self.index is None else \
-            f'{self.file}:{self.index}'
-        return f'{where} {self.field}: {self.severity}: {self.message}'
+__all__ = [
+    'Problem', 'check_annotation_file', 'check_dataset_config', 'check_entry',
+    'check_headbox_file', 'check_images', 'errors', 'load_annotations',
+    'pairing_problems'
+]
 
 
 def _num(v: Any) -> bool:
@@ -175,7 +168,9 @@ def check_headbox_file(path: str, num_annotations: Optional[int]
     for key, lead in GT_MAT_FIELDS.items():
         if key not in mat:
             needed = ('MpiiDataset needs it' if key == 'headboxes_src' else
-                      'needed by MPIIPCKh(gt_file=...) only')
+                      'MPIIPCKh scores against the annotation JSON instead '
+                      'and the pairing of its entries with the head boxes '
+                      'cannot be proven')
             p.append(Problem(path, None, key, f'field missing ({needed})',
                              'error' if key == 'headboxes_src' else
                              'warning'))
@@ -270,7 +265,8 @@ def check_images(path: str, anns: Sequence[Any], img_dir: str
 
 
 def check_dataset_config(ds: Any) -> List[Problem]:
-    """Parse-level checks of every ``MpiiDataset`` in a dataset config.
+    """Parse-level checks of every ``MpiiDataset`` in a dataset config, and
+    the pairing of its entries with the head-box file.
 
     Follows ``dataset``/``datasets`` of wrappers; paths are resolved as
     MMPose does (``ann_file`` under ``data_root``, ``headbox_file`` as is).
@@ -288,6 +284,8 @@ def check_dataset_config(ds: Any) -> List[Problem]:
     if ds.get('headbox_file'):
         p += check_headbox_file(ds['headbox_file'],
                                 None if anns is None else len(anns))
+        if anns is not None:
+            p += pairing_problems(ann_file, anns, ds['headbox_file'])
     return p
 
 

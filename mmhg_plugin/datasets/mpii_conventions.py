@@ -49,7 +49,7 @@ MPII_CENTER_SHIFT = 15.0
 #: The crop is this much larger than the person box (the originals' 1.25).
 MPII_CROP_PADDING = 1.25
 
-#: Head size = this factor x the diagonal of the head box (official PCKh).
+#: Head size = this factor x the diagonal of the head box (``evaluatePCKh.m``).
 PCKH_HEAD_FACTOR = 0.6
 
 #: MMPose's names of the 16 MPII joints, in annotation order.
@@ -111,9 +111,19 @@ MPII_SKELETON: Tuple[Tuple[int, int], ...] = tuple(
         ('thorax', 'left_shoulder'), ('left_shoulder', 'left_elbow'),
         ('left_elbow', 'left_wrist')))
 
-#: Rows of the official PCKh table and the joints each row averages.
+#: Name of the Head row of the common validation table (Tompson et al.,
+#: bearpaw, HRNet, MMPose's ``MpiiPCKAccuracy``): the head top alone.
+PCKH_HEAD_TOP = 'HeadTop'
+
+#: Name of the Head row of the official ``evaluatePCKh.m`` table (and of
+#: Newell's pose-hg-demo ``displayPCK``): upper neck and head top averaged.
+PCKH_HEAD_NECK_TOP = 'HeadNeckTop'
+
+#: The joints of each row of the common validation table, every joint in at
+#: most one row (the head row is :data:`PCKH_HEAD_TOP`; upper neck, pelvis
+#: and thorax have none); a row is the mean of its joints' PCKh.
 PCKH_PARTS: Dict[str, Tuple[str, ...]] = {
-    'Head': ('head_top', ),
+    PCKH_HEAD_TOP: ('head_top', ),
     'Shoulder': ('left_shoulder', 'right_shoulder'),
     'Elbow': ('left_elbow', 'right_elbow'),
     'Wrist': ('left_wrist', 'right_wrist'),
@@ -122,7 +132,16 @@ PCKH_PARTS: Dict[str, Tuple[str, ...]] = {
     'Ankle': ('left_ankle', 'right_ankle'),
 }
 
-#: Joints the official Mean leaves out (14 joints remain).
+#: The rows :class:`~mmhg_plugin.evaluation.MPIIPCKh` reports, in order: both
+#: Head conventions, then the limb rows of :data:`PCKH_PARTS`.
+PCKH_ROWS: Dict[str, Tuple[str, ...]] = {
+    PCKH_HEAD_TOP: PCKH_PARTS[PCKH_HEAD_TOP],
+    PCKH_HEAD_NECK_TOP: ('upper_neck', 'head_top'),
+    **PCKH_PARTS,
+}
+
+#: Joints the Mean leaves out (14 joints remain; ``evaluatePCKh.m`` and
+#: the common validation table agree on it).
 PCKH_EXCLUDED_FROM_MEAN: Tuple[str, ...] = ('pelvis', 'thorax')
 
 

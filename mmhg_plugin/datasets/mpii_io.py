@@ -12,7 +12,8 @@ The ground-truth file (``mpii_gt_val.mat``, the official evaluation's) holds
 y2]]``, 1-based), ``pos_gt_src`` (16 x 2 x N, 1-based) and ``jnt_missing``
 (16 x N, 1 = not annotated), N people in the order of ``mpii_val.json``.
 
-Used by the dataset converter, the synthetic generator and the tools; it
+Used by the dataset converter, the synthetic generator, the tools and the
+PCKh metric (:func:`read_gt_mat` is the one reader of the ground truth); it
 depends on nothing but :mod:`.mpii_conventions`.
 """
 import io
@@ -49,6 +50,23 @@ MAT_HEADER = b'MATLAB 5.0 MAT-file, mmhg synthetic MPII generator'
 
 class MpiiFileError(ValueError):
     """An MPII file that cannot be read; the message names file and field."""
+
+
+class MpiiFieldMissingError(MpiiFileError):
+    """A field of ``mpii_gt_val.mat`` is absent.
+
+    Args:
+        path (str | Path): The file.
+        field (str): The absent field.
+        found (Sequence[str]): The fields the file holds.
+    """
+
+    def __init__(self, path: PathLike, field: str,
+                 found: Sequence[str]) -> None:
+        super().__init__(f'{path}: field {field!r} is missing (fields: '
+                         f'{sorted(found)})')
+        self.path = str(path)
+        self.field = field
 
 
 def make_entry(image: str, center: Sequence[float], scale: float,
@@ -194,9 +212,8 @@ def _load_mat(path: PathLike) -> Dict[str, Any]:
 def _field(mat: Dict[str, Any], path: PathLike, key: str) -> np.ndarray:
     """Field ``key`` with its people moved to the first axis."""
     if key not in mat:
-        found = sorted(k for k in mat if not k.startswith('__'))
-        raise MpiiFileError(f'{path}: field {key!r} is missing (fields: '
-                            f'{found})')
+        raise MpiiFieldMissingError(
+            path, key, [k for k in mat if not k.startswith('__')])
     value = np.asarray(mat[key])
     lead = GT_MAT_FIELDS[key]
     if value.shape == lead:  # MATLAB drops the trailing axis of N = 1
@@ -235,9 +252,11 @@ def read_gt_mat(path: PathLike) -> MpiiGroundTruth:
         MpiiGroundTruth: The arrays, people on the first axis.
 
     Raises:
-        MpiiFileError: Missing or unreadable file, a missing field, a shape
-            other than :data:`GT_MAT_FIELDS` or fields of different N (the
-            message names file and field).
+        MpiiFieldMissingError: A field of :data:`GT_MAT_FIELDS` is absent
+            (the first one in that order).
+        MpiiFileError: Missing or unreadable file, a shape other than
+            :data:`GT_MAT_FIELDS` or fields of different N (the message
+            names file and field).
     """
     mat = _load_mat(path)
     fields = {key: _field(mat, path, key) for key in GT_MAT_FIELDS}

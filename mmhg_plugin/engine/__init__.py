@@ -1,7 +1,14 @@
 """Runner-side helpers and hooks (importing this registers the hooks)."""
-from .hooks import AtomicCheckpointHook, NonFiniteLossError, NonFiniteLossGuard, PerEpochSeedHook
+from .hooks import (
+    AtomicCheckpointHook,
+    BestAndLastHook,
+    MPIIGroundTruthHook,
+    NonFiniteLossError,
+    NonFiniteLossGuard,
+    PerEpochSeedHook,
+)
 
 __all__ = [
-    'AtomicCheckpointHook', 'NonFiniteLossError', 'NonFiniteLossGuard',
-    'PerEpochSeedHook'
+    'AtomicCheckpointHook', 'BestAndLastHook', 'MPIIGroundTruthHook',
+    'NonFiniteLossError', 'NonFiniteLossGuard', 'PerEpochSeedHook'
 ]

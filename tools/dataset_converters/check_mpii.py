@@ -6,8 +6,11 @@
 
 Reads ``DATA_ROOT/<ann-dir>/mpii_<split>.json`` for each split, every image
 they name under ``DATA_ROOT/<img-dir>``, and, for the ``val`` split, the
-head-box file. Prints one ``file:index field: severity: message`` line per
-problem (paths relative to DATA_ROOT), then a summary. Exit status 1 when
+head-box file; where that file holds the joints (``pos_gt_src``,
+``jnt_missing``) it proves that entry ``i`` of the JSON is the person of its
+row ``i`` (the pairing MMPose's ``MpiiDataset`` assumes). Prints one
+``file:index field: severity: message`` line per problem (paths relative to
+DATA_ROOT), then a summary. Exit status 1 when
 there is any error; warnings and notes alone exit 0.
 See ``mmhg_plugin/datasets/mpii_checks.py`` for what is checked.
 """
@@ -22,6 +25,7 @@ from mmhg_plugin.datasets.mpii_checks import (  # noqa: E402
     check_annotation_file,
     check_headbox_file,
     check_images,
+    pairing_problems,
 )
 
 
@@ -52,8 +56,11 @@ def check_split(root: str, split: str, args: argparse.Namespace
     if anns is not None and not args.no_images:
         problems += check_images(ann_path, anns, osp.join(root, args.img_dir))
     if split == 'val' and args.headbox:
-        problems += check_headbox_file(osp.join(root, args.headbox),
+        headbox = osp.join(root, args.headbox)
+        problems += check_headbox_file(headbox,
                                        None if anns is None else len(anns))
+        if anns is not None:
+            problems += pairing_problems(ann_path, anns, headbox)
     return problems
 
 

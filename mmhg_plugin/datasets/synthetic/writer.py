@@ -7,7 +7,9 @@ Layout of ``out_dir``::
     annotations/mpii_train.json          one entry per person
     annotations/mpii_val.json
     annotations/mpii_trainval.json       train entries, then val entries
-    annotations/mpii_gt_val.mat          head boxes etc. for PCKh
+    annotations/mpii_gt_val.mat          the PCKh ground truth: joints, missing
+                                         flags and head boxes (what MPIIPCKh
+                                         scores against)
     meta.json, README.txt
 """
 import json

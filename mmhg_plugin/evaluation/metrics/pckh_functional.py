@@ -1,10 +1,8 @@
-"""PCKh arithmetic of the official MPII evaluation, on numpy arrays."""
-from typing import Dict, Mapping, Sequence, Tuple
+"""PCKh arithmetic of ``evaluatePCKh.m`` (the official MPII evaluation), on
+numpy arrays."""
+from typing import Dict, Mapping, Sequence
 
 import numpy as np
-from scipy.io import loadmat
-
-from mmhg_plugin.datasets.mpii_conventions import PCKH_HEAD_FACTOR
 
 
 def pckh_correct(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray,
@@ -57,35 +55,3 @@ def pckh_summary(correct: np.ndarray, visible: np.ndarray,
     out['Total16'] = float(100. * hits.sum() / max(counts.sum(), 1))
     return out
 
-
-def load_mpii_gt_mat(path: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read the standard ``mpii_gt_val.mat``.
-
-    Args:
-        path (str): The file, with ``pos_gt_src`` (K x 2 x N, 1-based),
-            ``jnt_missing`` (K x N) and ``headboxes_src`` (2 x 2 x N).
-
-    Returns:
-        tuple: ground truth (N, K, 2), missing (N, K) bool and head sizes
-        (N,) = 0.6 x head-box diagonal.
-    """
-    try:
-        mat = loadmat(path)
-    except (OSError, ValueError) as e:
-        raise ValueError(f'cannot read MPII ground truth {path}: {e}') from e
-    for key in ('pos_gt_src', 'jnt_missing', 'headboxes_src'):
-        if key not in mat:
-            raise KeyError(f'{path} has no field {key!r}')
-    pos = np.transpose(np.asarray(mat['pos_gt_src'], np.float64), (2, 0, 1))
-    missing = np.asarray(mat['jnt_missing']).T.astype(bool)
-    boxes = np.transpose(np.asarray(mat['headboxes_src'], np.float64),
-                         (2, 0, 1))
-    if boxes.shape[1:] != (2, 2) or pos.shape[2] != 2 or \
-            missing.shape != pos.shape[:2] or len(boxes) != len(pos):
-        raise ValueError(
-            f'{path}: inconsistent shapes pos_gt_src {pos.shape}, '
-            f'jnt_missing {missing.shape}, headboxes_src {boxes.shape} '
-            '(expected K x 2 x N, K x N, 2 x 2 x N)')
-    head_size = PCKH_HEAD_FACTOR * np.linalg.norm(
-        boxes[:, 1] - boxes[:, 0], axis=-1)
-    return pos, missing, head_size
