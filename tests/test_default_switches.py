@@ -114,9 +114,13 @@ def test_shipped_switches_predict_like_the_plain_build(name):
             out.extend(model.predict(x, samples(3, k, False)))
     assert shipped.__dict__['_fused_backbone'] is not None  # folded copy ran
     for a, b in zip(got, want):
+        # float32 rounding through 8 stacks, folded vs unfolded norms: agree
+        # to 1e-5 of the heatmaps' range (measured: 1-4e-6 of it; the range
+        # is 13-19 with random norms, U(0, 1) norm weights included)
+        scale = float(b.pred_fields.heatmaps.abs().max())
         torch.testing.assert_close(a.pred_fields.heatmaps,
-                                   b.pred_fields.heatmaps, atol=1e-5,
-                                   rtol=1e-5)
+                                   b.pred_fields.heatmaps,
+                                   atol=1e-5 * max(1., scale), rtol=1e-5)
         # keypoints are arg-max based: equal unless two pixels tie to
         # within rounding, which random weights make vanishingly unlikely
         np.testing.assert_allclose(a.pred_instances.keypoints,
