@@ -10,6 +10,23 @@ REPO = Path(__file__).resolve().parents[1]
 import mmhg_plugin  # noqa: E402,F401  (registers the modules)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``slow`` marker: tests that train a model, start several
+    processes or kill a run. ``pytest -m "not slow"`` runs the rest in a
+    couple of minutes; ``make test`` runs everything."""
+    config.addinivalue_line(
+        'markers', 'slow: trains a model, starts several processes or kills '
+        'a run (deselect with -m "not slow")')
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """Every test that uses the trained model (:func:`trained_small`, one
+    training run for the session) is slow."""
+    for item in items:
+        if 'trained_small' in getattr(item, 'fixturenames', ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _seed():
     """Every test starts from the same random state."""

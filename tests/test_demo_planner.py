@@ -237,6 +237,7 @@ def test_generated_config_loads_with_the_plan(demo_recipes, tmp_path, native, s_
     assert cfg.demo_plan['precision'] == plan.recipe.precision
 
 
+@pytest.mark.slow
 def test_plan_demo_measures_and_writes_the_plan(synth_tiny, tmp_path):
     """plan_demo.py for real, fp32 forced (possible on a bf16 machine too)."""
     work = tmp_path / 'work'

@@ -5,8 +5,12 @@ import os
 import pickle
 import socket
 
+import pytest
 from conftest import data_options
 from helpers import REPO, run_tool
+
+#: Trains models or runs several processes (see conftest.pytest_configure).
+pytestmark = pytest.mark.slow
 
 
 def free_port() -> str:

@@ -5,6 +5,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from conftest import data_options
 from helpers import run_tool
 
@@ -15,6 +16,9 @@ from mmhg_plugin.datasets.mpii_conventions import (
     mpii_crop_box,
 )
 from mmhg_plugin.datasets.mpii_io import head_sizes, read_head_boxes
+
+#: Trains models or runs several processes (see conftest.pytest_configure).
+pytestmark = pytest.mark.slow
 
 # PCKh points required above the mean-pose baseline. Measured: the CI model
 # reaches ~54 against a baseline of ~20 (+34); a swapped left/right, a wrong

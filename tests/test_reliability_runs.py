@@ -27,6 +27,9 @@ from mmpose.registry import HOOKS
 from mmhg_plugin.engine.hooks import AtomicCheckpointHook
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
+#: Trains models or runs several processes (see conftest.pytest_configure).
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).resolve().parent
 ENV = dict(os.environ,
            PYTHONPATH=os.pathsep.join(
