@@ -1,10 +1,13 @@
 """Plain helpers for the tests (no fixtures)."""
+import importlib.util
 import os
+import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Optional, Sequence
+from types import ModuleType
+from typing import Optional, Sequence, Union
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,3 +33,20 @@ def run_tool(args: Sequence[str], timeout: float = 900,
     return subprocess.run([sys.executable, *args], capture_output=True,
                           text=True, timeout=timeout, cwd=str(REPO),
                           env=full_env)
+
+
+def load_tool(path: Union[str, Path], name: Optional[str] = None) -> ModuleType:
+    """Import a script (``tools/...``, ``demo/...``; relative to the repo
+    root) as a module, to call its functions in-process."""
+    path = REPO / path
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for torchrun's rendezvous)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]

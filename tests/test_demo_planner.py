@@ -1,14 +1,13 @@
 """The demo's planner: recipe choice and schedule from measured speeds
 (mmhg_plugin/engine/demo_planner.py, planned_config.py), and
 tools/misc/plan_demo.py measuring for real on a tiny split."""
-import importlib.util
 import json
 import math
 from types import SimpleNamespace
 
 import pytest
 import torch
-from helpers import REPO, run_tool
+from helpers import REPO, load_tool, run_tool
 from mmengine.config import Config
 from mmengine.runner.loops import EpochBasedTrainLoop
 
@@ -35,10 +34,7 @@ VAL_S = {'hg2_128px_bf16': 25., 'hg2_96px_fp32': 18.}
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('plan_demo', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(TOOL, 'plan_demo')
 
 
 @pytest.fixture(scope='module')

@@ -3,25 +3,18 @@ every validation sample exactly once with the single-process PCKh."""
 import json
 import os
 import pickle
-import socket
 
 import pytest
 from conftest import data_options
-from helpers import REPO, run_tool
+from helpers import REPO, free_port, run_tool
 
 #: Trains models or runs several processes (see conftest.pytest_configure).
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> str:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return str(s.getsockname()[1])
-
-
 def dist(script: str, args, timeout=900):
     import subprocess
-    env = dict(os.environ, PORT=free_port(), OMP_NUM_THREADS='1')
+    env = dict(os.environ, PORT=str(free_port()), OMP_NUM_THREADS='1')
     return subprocess.run(['bash', str(REPO / 'tools' / script), *args],
                           capture_output=True, text=True, timeout=timeout,
                           cwd=str(REPO), env=env)

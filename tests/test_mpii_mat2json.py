@@ -8,7 +8,6 @@ included: an image whose single annorect is a struct (not an array), a person
 with empty annopoints, a test image whose annorect has only scale/objpos, an
 image without annorect, is_visible as '', as a string and as a number.
 """
-import importlib.util
 import json
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -16,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 import scipy.io
-from helpers import REPO, run_tool
+from helpers import REPO, load_tool, run_tool
 
 from mmhg_plugin.datasets.mpii_conventions import (
     MPII_MAT_JOINT_NAMES,
@@ -108,13 +107,6 @@ def mpii_mat(tmp_path):
     return path, split
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('mpii_mat2json', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def read_json(path) -> List[Dict[str, Any]]:
     return json.loads(path.read_text())
 
@@ -169,7 +161,7 @@ def test_cli_output_exact_and_loadable_by_mmpose(mpii_mat, tmp_path):
 
 def test_is_visible_quirks_and_mmpose_style_split(mpii_mat, tmp_path):
     mat, split = mpii_mat
-    tool = load_tool()
+    tool = load_tool(TOOL, 'mpii_mat2json')
     out1 = tmp_path / 'a'
     tool.convert(str(mat), str(split), str(out1), with_is_visible=True)
     quirky = read_json(out1 / 'annotations' / 'mpii_train.json')[1]
@@ -204,7 +196,7 @@ def test_bad_split_entries_are_named(mpii_mat, tmp_path, entry, message):
     split = tmp_path / 'bad.json'
     split.write_text(json.dumps([entry]))
     with pytest.raises(ValueError, match=message):
-        load_tool().convert(str(mat), str(split), str(tmp_path / 'o'))
+        load_tool(TOOL, 'mpii_mat2json').convert(str(mat), str(split), str(tmp_path / 'o'))
 
 
 def test_bad_joint_id_is_named(tmp_path, capsys):
@@ -215,7 +207,7 @@ def test_bad_joint_id_is_named(tmp_path, capsys):
     scipy.io.savemat(str(mat), {'RELEASE': release})
     split = tmp_path / 'split.json'
     split.write_text(json.dumps([{'image': '000000006.jpg', 'person': 0}]))
-    assert load_tool().main([str(mat), '--val-split', str(split),
+    assert load_tool(TOOL, 'mpii_mat2json').main([str(mat), '--val-split', str(split),
                              '--out-dir', str(tmp_path / 'o')]) == 1
     err = capsys.readouterr().err
     assert ('annolist[1] (000000002.jpg) annorect[0]: field '

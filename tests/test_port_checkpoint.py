@@ -4,7 +4,6 @@ The port's state dict is built here from its module tree (models/posenet.py,
 models/layers.py) and its forward pass is re-implemented functionally on that
 dict, independently of our modules and of the converter's key mapping.
 """
-import importlib.util
 import os
 import pickle
 import shlex
@@ -14,7 +13,7 @@ from typing import Callable, Dict, Tuple
 import pytest
 import torch
 import torch.nn.functional as F
-from helpers import REPO, run_tool
+from helpers import REPO, load_tool, run_tool
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
@@ -172,13 +171,6 @@ def port_forward(sd: PortDict, imgs_nhwc: Tensor, nstack: int,
     return torch.stack(preds, 1)
 
 
-def load_tool():
-    spec = importlib.util.spec_from_file_location('port_to_mmhg', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 # ----------------------------------------------------------------- tests
 def test_converted_heatmaps_equal_port_forward(tmp_path):
     nstack, f, k, depth = 2, 32, 16, 4
@@ -300,18 +292,18 @@ def test_code_running_pickle_is_refused(tmp_path, capsys):
     port = port_state_dict(nstack=1, f=32, depth=1)
     torch.save({'state_dict': port, 'epoch': Payload()}, src)
     assert not marker.exists()
-    assert load_tool().main([str(src), str(dst)]) == 1
+    assert load_tool(TOOL, 'port_to_mmhg').main([str(src), str(dst)]) == 1
     err = capsys.readouterr().err
     assert 'refused to load' in err and str(src) in err
     assert not marker.exists() and not dst.exists()
     with pytest.raises(pickle.UnpicklingError, match='refused to load'):
-        load_tool().convert(str(src), str(dst))
+        load_tool(TOOL, 'port_to_mmhg').convert(str(src), str(dst))
     assert not marker.exists() and not dst.exists()
 
 
 def test_non_port_checkpoint_is_refused(tmp_path, capsys):
     src = tmp_path / 'other.pth'
     torch.save({'state_dict': {'backbone.conv.weight': torch.zeros(1)}}, src)
-    assert load_tool().main([str(src), str(tmp_path / 'x.pth')]) == 1
+    assert load_tool(TOOL, 'port_to_mmhg').main([str(src), str(tmp_path / 'x.pth')]) == 1
     assert 'cannot infer the architecture' in capsys.readouterr().err
     assert not Path(tmp_path / 'x.pth').exists()

@@ -8,7 +8,6 @@ subprocesses on the tiny synthetic split (``tiny_config`` of
 ``test_reliability_runs``) where only the whole run shows the fault.
 """
 import errno
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from typing import Dict, List, Tuple
 
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, load_tool
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner.checkpoint import load_state_dict
@@ -36,19 +35,10 @@ from mmhg_plugin.utils.errors import (
 )
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
-
-def _load_tool(name: str, path: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-TRAIN = _load_tool('train_tool', 'tools/train.py')
-TEST = _load_tool('test_tool', 'tools/test.py')
-DEMO = _load_tool('image_demo', 'demo/image_demo.py')
-CONVERTER = _load_tool(
-    'port_converter',
+TRAIN = load_tool('tools/train.py', 'train_tool')
+TEST = load_tool('tools/test.py', 'test_tool')
+DEMO = load_tool('demo/image_demo.py')
+CONVERTER = load_tool(
     'tools/model_converters/pytorch_stacked_hourglass_to_mmhg.py')
 #: --cfg-options for tools/train.py runs whose runner is a stub.
 NO_DATA = ('--cfg-options', 'train_dataloader=None', 'val_dataloader=None')

@@ -5,7 +5,6 @@ thing, then asserts the ``check_mpii.py`` report line and exit status, and
 how the training data path (MpiiDataset + MPIITopdownAffine, or the
 ``tools/train.py`` pre-check for file-level problems) reacts.
 """
-import importlib.util
 import json
 import logging
 import shutil
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from helpers import REPO, run_tool
+from helpers import REPO, load_tool, run_tool
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
@@ -35,14 +34,7 @@ CODEC = dict(type='HourglassHeatmap', input_size=SIZE, heatmap_size=(16, 16),
              sigma=1.5)
 
 
-def _load_tool(name: str, path: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECK = _load_tool('check_mpii_tool', 'tools/dataset_converters/check_mpii.py')
+CHECK = load_tool('tools/dataset_converters/check_mpii.py', 'check_mpii_tool')
 
 
 # ------------------------------------------------------------------ helpers

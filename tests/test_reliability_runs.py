@@ -9,7 +9,6 @@ which the subprocesses import through ``custom_imports`` (``tests/`` on
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from typing import Dict, List, Optional
 
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, free_port
 from mmengine.dist import get_rank
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub, MMLogger
@@ -380,16 +379,10 @@ def test_crafted_checkpoint_is_refused_by_train_and_test(synth_tiny,
 
 
 # ------------------------------------------------------- distributed faults
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def test_one_rank_failing_ends_the_whole_job(synth_tiny, tmp_path):
     cfg = tiny_config(tmp_path, synth_tiny, hooks=[
         dict(type='FailOnRankHook', rank=1, at_iter=2)])
-    env = dict(ENV, PORT=str(_free_port()), PYTHON=sys.executable)
+    env = dict(ENV, PORT=str(free_port()), PYTHON=sys.executable)
     t0 = time.monotonic()
     proc = subprocess.run(
         ['bash', 'tools/dist_train.sh', str(cfg), '2', '--work-dir',
