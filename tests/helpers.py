@@ -9,6 +9,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Optional, Sequence, Union
 
+import torch
+from torch import nn
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -50,3 +53,17 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+def randomise_norms(model: nn.Module) -> nn.Module:
+    """Non-trivial norm parameters (BatchNorm, GroupNorm) and BatchNorm
+    running statistics, so that folding or fusing them is really tested."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0., 0.2)
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.normal_(0., 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    return model

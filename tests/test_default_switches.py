@@ -10,7 +10,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from helpers import REPO
+from helpers import REPO, randomise_norms
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData, PixelData
@@ -43,16 +43,6 @@ def build(cfg: dict) -> nn.Module:
     with DefaultScope.overwrite_default_scope('mmpose'):
         return MODELS.build(copy.deepcopy(cfg))
 
-
-def randomise_norms(model: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0., 0.2)
-                m.running_mean.normal_(0., 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
 
 
 def samples(n: int, k: int, targets: bool):

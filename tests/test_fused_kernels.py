@@ -4,6 +4,7 @@ the estimator takes it only where it may (float32 or bfloat16 autocast on
 a CPU, no autograd, folded norms, not traced)."""
 import pytest
 import torch
+from helpers import randomise_norms
 from mmengine.registry import DefaultScope
 from mmpose.registry import MODELS
 from torch import nn
@@ -19,17 +20,6 @@ pytestmark = pytest.mark.skipif(
 SMALL = dict(num_stacks=3, feat_channels=16, depth=3, num_keypoints=5,
              stem_channels=(8, 16))
 
-
-def randomise_norms(model: nn.Module) -> nn.Module:
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0., 0.2)
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.normal_(0., 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
 
 
 def folded(channels_last: bool, **kwargs):

@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from helpers import randomise_norms
 from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
@@ -22,17 +23,6 @@ FLIP = [3, 2, 1, 0]
 TINY = dict(type='StackedHourglass', num_stacks=2, feat_channels=16,
             depth=2, num_keypoints=4, stem_channels=(8, 16))
 
-
-def randomise_norms(model: nn.Module) -> nn.Module:
-    """Non-trivial norm parameters and running statistics."""
-    with torch.no_grad():
-        for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.uniform_(0.5, 1.5)
-                m.bias.normal_(0., 0.2)
-                m.running_mean.normal_(0., 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-    return model
 
 
 def estimator(**switches) -> nn.Module:
