@@ -1,15 +1,18 @@
 """Plain helpers for the tests (no fixtures)."""
 import importlib.util
+import logging
 import os
 import socket
 import subprocess
 import sys
 import textwrap
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Optional, Sequence, Union
+from typing import Iterator, List, Optional, Sequence, Union
 
 import torch
+from mmengine.logging import MMLogger
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,3 +70,17 @@ def randomise_norms(model: nn.Module) -> nn.Module:
                 m.running_mean.normal_(0., 0.2)
                 m.running_var.uniform_(0.5, 1.5)
     return model
+
+
+@contextmanager
+def logged(level: int = logging.WARNING) -> Iterator[List[str]]:
+    """Messages of MMEngine's current logger at ``level`` and above."""
+    records: List[str] = []
+    handler = logging.Handler(level)
+    handler.emit = lambda r: records.append(r.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)

@@ -2,14 +2,13 @@
 (mpii_gt_val.mat or the JSON), the pairing of the two and the hook that
 gives the metric the dataset's .mat."""
 import logging
-from contextlib import contextmanager
 from types import SimpleNamespace
-from typing import Iterator, List
+from typing import List
 
 import numpy as np
 import pytest
 import scipy.io
-from mmengine.logging import MMLogger
+from helpers import logged
 
 from mmhg_plugin.datasets.mpii_conventions import (
     MPII_JOINT_INDEX,
@@ -40,20 +39,6 @@ def evaluate(metric: MPIIPCKh, data: List[dict]) -> dict:
         keypoint_id2name=dict(enumerate(MPII_JOINT_NAMES)))
     metric.process([], data)
     return metric.evaluate(len(data))
-
-
-@contextmanager
-def logged(level=logging.WARNING) -> Iterator[List[str]]:
-    """Messages of MMEngine's current logger at ``level`` and above."""
-    records: List[str] = []
-    handler = logging.Handler(level)
-    handler.emit = lambda r: records.append(r.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
 
 
 def hand_case():

@@ -286,32 +286,32 @@ def test_last_checkpoint_of_another_folder_is_refused(tmp_path, monkeypatch):
     assert started == []
 
 
+def _save_better_best(wd, recorded_best, recorded_score: float,
+                      epoch: int, score: float) -> None:
+    """Resume in ``wd`` with a hub naming ``recorded_best`` as the best so
+    far, then save a better best checkpoint at ``epoch``."""
+    runner = _StubRunner(wd)
+    runner.message_hub.update_info('best_ckpt', str(recorded_best))
+    runner.message_hub.update_info('best_score', recorded_score)
+    hook = AtomicCheckpointHook(interval=1, save_best='PCKh/Mean',
+                                rule='greater')
+    hook.before_train(runner)
+    runner.epoch = epoch
+    hook._save_best_checkpoint(runner, {'PCKh/Mean': score})
+
+
 def test_best_checkpoint_of_another_folder_is_never_removed(tmp_path):
     other, wd = tmp_path / 'w1', tmp_path / 'w1c'
     other.mkdir()
     wd.mkdir()
-    runner = _StubRunner(wd)
     old_best = other / 'best_PCKh_Mean_epoch_1.pth'   # as a resumed hub says
     old_best.write_bytes(b'x')
-    runner.message_hub.update_info('best_ckpt', str(old_best))
-    runner.message_hub.update_info('best_score', 10.)
-    hook = AtomicCheckpointHook(interval=1, save_best='PCKh/Mean',
-                                rule='greater')
-    hook.before_train(runner)
-    runner.epoch = 2
-    hook._save_best_checkpoint(runner, {'PCKh/Mean': 20.})
+    _save_better_best(wd, old_best, 10., epoch=2, score=20.)
     assert old_best.read_bytes() == b'x'
     assert (wd / 'best_PCKh_Mean_epoch_2.pth').is_file()
     # with a copy of the file in the work dir, the copy is the one replaced
     shutil.copy(old_best, wd / old_best.name)
-    runner = _StubRunner(wd)
-    runner.message_hub.update_info('best_ckpt', str(old_best))
-    runner.message_hub.update_info('best_score', 20.)
-    hook = AtomicCheckpointHook(interval=1, save_best='PCKh/Mean',
-                                rule='greater')
-    hook.before_train(runner)
-    runner.epoch = 3
-    hook._save_best_checkpoint(runner, {'PCKh/Mean': 30.})
+    _save_better_best(wd, old_best, 20., epoch=3, score=30.)
     assert old_best.read_bytes() == b'x'
     assert not (wd / old_best.name).exists()
     assert (wd / 'best_PCKh_Mean_epoch_3.pth').is_file()

@@ -6,20 +6,17 @@ how the training data path (MpiiDataset + MPIITopdownAffine, or the
 ``tools/train.py`` pre-check for file-level problems) reacts.
 """
 import json
-import logging
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Tuple
+from typing import List, Tuple
 
 import cv2
 import numpy as np
 import pytest
 import scipy.io
 import torch
-from helpers import REPO, load_tool, run_tool
+from helpers import REPO, load_tool, logged, run_tool
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from mmhg_plugin.datasets.transforms import MPIITopdownAffine
 from mmhg_plugin.datasets.transforms.image_io import BadSampleError, ImageReadError
@@ -85,32 +82,18 @@ def weights(sample: dict) -> np.ndarray:
     return sample['data_samples'].gt_instance_labels.keypoint_weights.numpy()
 
 
-@contextmanager
-def warnings_logged() -> Iterator[List[str]]:
-    """Collect the WARNING messages of MMEngine's current logger."""
-    records: List[str] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = lambda r: records.append(r.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(handler)
-
-
 def assert_loader_raises_or_skips(root: Path, match: str) -> None:
     """Sample 0 is bad: 'raise' names it, 'skip' counts and refetches."""
     with pytest.raises(BadSampleError, match=match) as err:
         dataset(root)[0]
     assert 'id=0' in str(err.value)
     ds = dataset(root, skip=True)
-    with warnings_logged() as logged:
+    with logged() as warnings:
         sample = ds[0]
     assert sample['inputs'].shape == (3, *SIZE)   # another index
     assert ds.pipeline.transforms[0].num_skipped == 1
     assert any('skipped bad sample (1 so far in process' in m and 'id=0' in m
-               for m in logged), logged
+               for m in warnings), warnings
 
 
 def pre_check(root: Path) -> str:
