@@ -57,7 +57,7 @@ def trained_small(tmp_path_factory):
     tests. Returns paths: root, data, work, config, ckpt."""
     from types import SimpleNamespace
 
-    from helpers import run_tool
+    from helpers import data_options, run_tool
 
     from mmhg_plugin.datasets.synthetic import generate_synthetic_mpii
     root = tmp_path_factory.mktemp('learning')
@@ -72,12 +72,3 @@ def trained_small(tmp_path_factory):
     return SimpleNamespace(root=root, data=data, work=work, config=config,
                            ckpt=ckpt, train_log=proc.stdout + proc.stderr)
 
-
-def data_options(data: Path) -> list:
-    """--cfg-options pointing every dataloader of a config at ``data``."""
-    head = data / 'annotations' / 'mpii_gt_val.mat'
-    return [f'train_dataloader.dataset.data_root={data}',
-            f'val_dataloader.dataset.data_root={data}',
-            f'val_dataloader.dataset.headbox_file={head}',
-            f'test_dataloader.dataset.data_root={data}',
-            f'test_dataloader.dataset.headbox_file={head}']

@@ -9,13 +9,17 @@ import textwrap
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 from mmengine.logging import MMLogger
 from torch import nn
 
 REPO = Path(__file__).resolve().parents[1]
+#: The head boxes of a data root's validation split (generated or real).
+HEADBOX = 'annotations/mpii_gt_val.mat'
+#: The dataloaders of a config, by their prefix.
+LOADERS = ('train', 'val', 'test')
 
 
 def run_python(code: str, timeout: float = 600,
@@ -84,3 +88,43 @@ def logged(level: int = logging.WARNING) -> Iterator[List[str]]:
         yield records
     finally:
         logger.removeHandler(handler)
+
+
+def data_roots(root: Union[str, Path],
+               loaders: Sequence[str] = LOADERS) -> Dict[str, str]:
+    """Config keys pointing dataloaders at a data root, for
+    ``Config.merge_from_dict``.
+
+    Args:
+        root (str | Path): The data root (``annotations/``, ``images/``).
+        loaders (Sequence[str]): Which dataloaders, by prefix (``'train'``,
+            ``'val'``, ``'test'``). Each gets ``dataset.data_root``; the
+            validation and test ones also ``dataset.headbox_file``.
+
+    Returns:
+        Dict[str, str]: Dotted keys to values, in the order of ``loaders``.
+    """
+    keys = {}
+    for name in loaders:
+        keys[f'{name}_dataloader.dataset.data_root'] = str(root)
+        if name != 'train':
+            keys[f'{name}_dataloader.dataset.headbox_file'] = \
+                str(Path(root) / HEADBOX)
+    return keys
+
+
+def data_options(root: Union[str, Path],
+                 loaders: Sequence[str] = LOADERS) -> List[str]:
+    """The same keys as :func:`data_roots`, as ``--cfg-options`` arguments
+    of ``tools/train.py`` and ``tools/test.py``.
+
+    Args:
+        root (str | Path): The data root.
+        loaders (Sequence[str]): Which dataloaders, by prefix.
+
+    Returns:
+        List[str]: ``key=value`` strings.
+    """
+    return [f'{k}={v}' for k, v in data_roots(root, loaders).items()]
+
+

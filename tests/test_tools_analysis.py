@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
-from helpers import REPO, run_tool
+from helpers import REPO, data_options, run_tool
 
 DEMO = 'configs/demo_hg2_synth_mpii.py'
 HG8 = 'configs/hg8_mpii_256.py'
@@ -301,12 +301,10 @@ def test_training_writes_tensorboard_events(tmp_path):
     wd = tmp_path / 'wd'
     opts = [f'{d}_dataloader.{k}' for d in ('train', 'val')
             for k in ('batch_size=32', 'num_workers=0',
-                      'persistent_workers=False', f'dataset.data_root={data}')]
+                      'persistent_workers=False')]
     _ok(['tools/train.py', str(REPO / DEMO), '--work-dir', str(wd),
-         '--cfg-options', *opts,
-         'visualizer.vis_backends.1.enabled=True',
-         'val_dataloader.dataset.headbox_file='
-         f'{data}/annotations/mpii_gt_val.mat', 'train_cfg.max_epochs=1',
+         '--cfg-options', *opts, *data_options(data, ('train', 'val')),
+         'visualizer.vis_backends.1.enabled=True', 'train_cfg.max_epochs=1',
          'model.backbone.feat_channels=16'], timeout=300)
     events = list(wd.glob('*/vis_data/events.out.tfevents.*'))
     assert len(events) == 1, list(wd.rglob('*'))
