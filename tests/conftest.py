@@ -11,12 +11,26 @@ import mmhg_plugin  # noqa: E402,F401  (registers the modules)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``slow`` marker: tests that train a model, start several
-    processes or kill a run. ``pytest -m "not slow"`` runs the rest in a
-    couple of minutes; ``make test`` runs everything."""
+    """Register the ``slow`` marker. A test is slow when it
+
+    * trains a model (in-process or not; one iteration counts),
+    * runs ``tools/train.py`` or ``tools/test.py`` to train or test, or a
+      benchmark, in a subprocess (a tool run that stops at a start-up check,
+      in about the time of its imports, is not slow by itself),
+    * starts several processes (``torchrun``),
+    * kills or resumes a run, or
+    * takes more than about 4 s on a quiet 2-core machine (measured as CPU
+      time with ``OMP_NUM_THREADS=1``, subprocesses included).
+
+    ``pytest -m "not slow"`` runs the rest in under 2 minutes there;
+    ``make test`` runs everything. Mark a slow test with
+    ``@pytest.mark.slow`` (or the module's ``pytestmark``); every test that
+    uses :func:`trained_small` is marked here.
+    """
     config.addinivalue_line(
-        'markers', 'slow: trains a model, starts several processes or kills '
-        'a run (deselect with -m "not slow")')
+        'markers', 'slow: trains a model, runs the train/test tools or a '
+        'benchmark, starts several processes, kills or resumes a run, or '
+        'takes more than about 4 s (deselect with -m "not slow")')
 
 
 def pytest_collection_modifyitems(items: list) -> None:

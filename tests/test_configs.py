@@ -59,6 +59,7 @@ def test_config_recipe_and_flags(name):
         assert cfg.train_dataloader.dataset.data_root == 'data/mpii'
 
 
+@pytest.mark.slow    # trains every config (one iteration each)
 @pytest.mark.parametrize('name', TRAINED)
 def test_config_trains_one_iteration_and_validates(name, synth_tiny,
                                                    tmp_path):

@@ -178,6 +178,7 @@ def _compile_or_skip(model, x) -> float:
     return took
 
 
+@pytest.mark.slow    # torch.compile: tens of seconds
 def test_compile_switch_gives_the_same_numbers():
     """The shipped inference combination (compile + folded norms +
     channels-last) against the plain path, and compiled training."""
