@@ -11,12 +11,26 @@ import mmhg_plugin  # noqa: E402,F401  (registers the modules)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Register the ``slow`` marker: tests that train a model, start several
-    processes or kill a run. ``pytest -m "not slow"`` runs the rest in a
-    couple of minutes; ``make test`` runs everything."""
+    """Register the ``slow`` marker. A test is slow when it
+
+    * trains a model (in-process or not; one iteration counts),
+    * runs ``tools/train.py`` or ``tools/test.py`` to train or test, or a
+      benchmark, in a subprocess (a tool run that stops at a start-up check,
+      in about the time of its imports, is not slow by itself),
+    * starts several processes (``torchrun``),
+    * kills or resumes a run, or
+    * takes more than about 4 s on a quiet 2-core machine (measured as CPU
+      time with ``OMP_NUM_THREADS=1``, subprocesses included).
+
+    ``pytest -m "not slow"`` runs the rest in under 2 minutes there;
+    ``make test`` runs everything. Mark a slow test with
+    ``@pytest.mark.slow`` (or the module's ``pytestmark``); every test that
+    uses :func:`trained_small` is marked here.
+    """
     config.addinivalue_line(
-        'markers', 'slow: trains a model, starts several processes or kills '
-        'a run (deselect with -m "not slow")')
+        'markers', 'slow: trains a model, runs the train/test tools or a '
+        'benchmark, starts several processes, kills or resumes a run, or '
+        'takes more than about 4 s (deselect with -m "not slow")')
 
 
 def pytest_collection_modifyitems(items: list) -> None:
@@ -57,7 +71,7 @@ def trained_small(tmp_path_factory):
     tests. Returns paths: root, data, work, config, ckpt."""
     from types import SimpleNamespace
 
-    from helpers import run_tool
+    from helpers import data_options, run_tool
 
     from mmhg_plugin.datasets.synthetic import generate_synthetic_mpii
     root = tmp_path_factory.mktemp('learning')
@@ -72,12 +86,3 @@ def trained_small(tmp_path_factory):
     return SimpleNamespace(root=root, data=data, work=work, config=config,
                            ckpt=ckpt, train_log=proc.stdout + proc.stderr)
 
-
-def data_options(data: Path) -> list:
-    """--cfg-options pointing every dataloader of a config at ``data``."""
-    head = data / 'annotations' / 'mpii_gt_val.mat'
-    return [f'train_dataloader.dataset.data_root={data}',
-            f'val_dataloader.dataset.data_root={data}',
-            f'val_dataloader.dataset.headbox_file={head}',
-            f'test_dataloader.dataset.data_root={data}',
-            f'test_dataloader.dataset.headbox_file={head}']

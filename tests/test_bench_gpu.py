@@ -3,7 +3,11 @@ runs every row (ours and MMPose's HG-52, inference and training, every
 precision and memory-format variant) and writes them all."""
 import json
 
+import pytest
 from helpers import run_tool
+
+#: Runs a benchmark in a subprocess (see conftest.pytest_configure).
+pytestmark = pytest.mark.slow
 
 
 def test_bench_gpu_tiny_cpu_mode_gives_every_row(tmp_path):

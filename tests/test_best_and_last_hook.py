@@ -42,6 +42,7 @@ def test_describe_checkpoint(ckpt, text):
     assert describe_checkpoint(ckpt).startswith(text)
 
 
+@pytest.mark.slow    # trains, then tests
 def test_training_logs_best_beside_last_and_test_names_the_checkpoint(
         synth_tiny, tmp_path):
     hooks = [dict(type='MPIIGroundTruthHook'), dict(type='BestAndLastHook')]

@@ -2,7 +2,7 @@
 from pathlib import Path
 
 import pytest
-from helpers import REPO, run_python
+from helpers import REPO, data_roots, run_python
 from mmengine.config import Config
 
 CONFIGS = sorted(p.name for p in (REPO / 'configs').glob('*.py'))
@@ -13,15 +13,11 @@ TRAINED = [c for c in CONFIGS if not c.endswith('_port_weights.py')]
 
 def data_overrides(root: Path, batch: int = 2) -> dict:
     """Point a config at a small synthetic split."""
-    ds = dict(data_root=str(root))
     return {
-        'train_dataloader.dataset.data_root': str(root),
+        **data_roots(root, ('train', 'val')),
         'train_dataloader.batch_size': batch,
         'train_dataloader.num_workers': 0,
         'train_dataloader.persistent_workers': False,
-        'val_dataloader.dataset.data_root': ds['data_root'],
-        'val_dataloader.dataset.headbox_file':
-        str(root / 'annotations' / 'mpii_gt_val.mat'),
         'val_dataloader.batch_size': 4,
         'val_dataloader.num_workers': 0,
         'val_dataloader.persistent_workers': False,
@@ -63,6 +59,7 @@ def test_config_recipe_and_flags(name):
         assert cfg.train_dataloader.dataset.data_root == 'data/mpii'
 
 
+@pytest.mark.slow    # trains every config (one iteration each)
 @pytest.mark.parametrize('name', TRAINED)
 def test_config_trains_one_iteration_and_validates(name, synth_tiny,
                                                    tmp_path):

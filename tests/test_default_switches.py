@@ -10,12 +10,10 @@ import copy
 import numpy as np
 import pytest
 import torch
-from helpers import REPO, randomise_norms
+from helpers import REPO, pose_samples, randomise_norms
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
-from mmpose.structures import PoseDataSample
 from torch import nn
 
 CONFIGS = sorted(p.name for p in (REPO / 'configs').glob('*.py'))
@@ -46,24 +44,11 @@ def build(cfg: dict) -> nn.Module:
 
 
 def samples(n: int, k: int, targets: bool):
-    hm = SIZE // 4
-    flip = list(range(k))[::-1]
-    out = []
-    for i in range(n):
-        ds = PoseDataSample(metainfo=dict(
-            flip_indices=flip, input_size=(SIZE, SIZE),
-            input_center=np.array([100. + i, 80.]),
-            input_scale=np.array([150., 150.])))
-        ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
-                                       bbox_scores=np.ones(1))
-        if targets:
-            gen = torch.Generator().manual_seed(i)
-            ds.gt_fields = PixelData(heatmaps=torch.rand(k, hm, hm,
-                                                         generator=gen))
-            ds.gt_instance_labels = InstanceData(
-                keypoint_weights=torch.ones(1, k))
-        out.append(ds)
-    return out
+    """Crops of side 150 around (100 + i, 80); sample i's targets seeded
+    with i."""
+    return pose_samples(n, SIZE, list(range(k))[::-1], targets,
+                        centers=[(100. + i, 80.) for i in range(n)],
+                        scale=150., seeded=True)
 
 
 def pair(name: str):

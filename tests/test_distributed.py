@@ -5,8 +5,7 @@ import os
 import pickle
 
 import pytest
-from conftest import data_options
-from helpers import REPO, free_port, run_tool
+from helpers import REPO, data_options, free_port, run_tool
 
 #: Trains models or runs several processes (see conftest.pytest_configure).
 pytestmark = pytest.mark.slow

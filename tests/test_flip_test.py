@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 import torch
+from helpers import pose_samples
 from mmengine.registry import DefaultScope
-from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
-from mmpose.structures import PoseDataSample
 
 from mmhg_plugin.datasets.mpii_conventions import MPII_FLIP_INDICES
 
@@ -36,18 +35,6 @@ def build(flip_shift: bool, channels_last: bool = False):
     return model.eval()
 
 
-def samples(n):
-    out = []
-    for _ in range(n):
-        ds = PoseDataSample(metainfo=dict(
-            flip_indices=MPII_FLIP, input_size=(64, 64),
-            input_center=np.array([32., 32.]), input_scale=np.array([64., 64.])))
-        ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
-                                       bbox_scores=np.ones(1))
-        out.append(ds)
-    return out
-
-
 def symmetric_images(n):
     half = torch.rand(n, 3, 64, 32)
     return torch.cat([half, half.flip(-1)], dim=-1)
@@ -56,7 +43,7 @@ def symmetric_images(n):
 def test_flip_averaged_predictions_of_a_symmetric_input_are_symmetric():
     model = build(flip_shift=False)
     with torch.no_grad():
-        res = model.predict(symmetric_images(3), samples(3))
+        res = model.predict(symmetric_images(3), pose_samples(3, 64, MPII_FLIP))
     for r in res:
         hm = r.pred_fields.heatmaps
         # the averaged heatmaps are their own mirror (with the joint swap)
@@ -80,7 +67,7 @@ def test_flip_averaged_predictions_of_a_symmetric_input_are_symmetric():
 def test_shifting_the_reflipped_heatmap_breaks_the_symmetry():
     model = build(flip_shift=True)
     with torch.no_grad():
-        (r, ) = model.predict(symmetric_images(1), samples(1))
+        (r, ) = model.predict(symmetric_images(1), pose_samples(1, 64, MPII_FLIP))
     hm = r.pred_fields.heatmaps
     assert (hm - hm.flip(-1)[MPII_FLIP]).abs().max() > 1e-3
 
@@ -99,9 +86,9 @@ def test_flip_in_one_batch_or_two_equals_mmpose(channels_last, flip_batch):
         lambda m, args, out: sizes.append(args[0].shape[0]))
     x = torch.rand(2, 3, 64, 64)
     with torch.no_grad():
-        ours = model.predict(x, samples(2))
+        ours = model.predict(x, pose_samples(2, 64, MPII_FLIP))
         hook.remove()
-        theirs = TopdownPoseEstimator.predict(model, x, samples(2))
+        theirs = TopdownPoseEstimator.predict(model, x, pose_samples(2, 64, MPII_FLIP))
     assert sizes == ([4] if flip_batch is True else [2, 2])
     for a, b in zip(ours, theirs):
         torch.testing.assert_close(a.pred_fields.heatmaps,
@@ -115,4 +102,4 @@ def test_flip_batch_setting_is_checked():
     model.test_cfg['flip_batch'] = 'yes'
     with pytest.raises(ValueError, match='flip_batch'):
         with torch.no_grad():
-            model.predict(torch.rand(1, 3, 64, 64), samples(1))
+            model.predict(torch.rand(1, 3, 64, 64), pose_samples(1, 64, MPII_FLIP))

@@ -6,8 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import data_options
-from helpers import run_tool
+from helpers import data_options, run_tool
 
 from mmhg_plugin.datasets.mpii_conventions import (
     MPII_INDEX_BASE,

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from mmengine.structures import InstanceData, PixelData
-from mmpose.structures import PoseDataSample
+from helpers import target_samples
 
 from mmhg_plugin.models import StackedHeatmapMSELoss, StackedHourglassHead
 
@@ -67,22 +66,11 @@ def test_loss_is_float32_under_autocast():
     assert out.item() == pytest.approx(ref, rel=1e-6)
 
 
-def make_samples(B, K, H, W, weights=None):
-    samples = []
-    for b in range(B):
-        ds = PoseDataSample(metainfo=dict(flip_indices=list(range(K))[::-1]))
-        ds.gt_fields = PixelData(heatmaps=torch.rand(K, H, W))
-        w = torch.ones(1, K) if weights is None else weights[b:b + 1]
-        ds.gt_instance_labels = InstanceData(keypoint_weights=w)
-        samples.append(ds)
-    return samples
-
-
 def test_head_logs_every_stack_and_sums_to_total():
     head = StackedHourglassHead(num_stacks=3, in_channels=4, out_channels=4)
     feats = tuple(torch.rand(2, 4, 8, 8, requires_grad=True)
                   for _ in range(3))
-    samples = make_samples(2, 4, 8, 8)
+    samples = target_samples(2, 4, 8, 8)
     losses = head.loss(feats, samples)
     assert {'loss_kpt_s0', 'loss_kpt_s1', 'loss_kpt_s2',
             'acc_pose'} <= set(losses)
@@ -117,13 +105,13 @@ def test_head_predict_decodes_last_stack_and_flip_averages():
     hm[0, 0, 3, 5] = 1.   # joint 0 at (x=5, y=3)
     hm[0, 1, 6, 1] = 1.   # joint 1 at (x=1, y=6)
     feats = (torch.rand(1, 2, 8, 8), hm)
-    (pred, ) = head.predict(feats, make_samples(1, 2, 8, 8))
+    (pred, ) = head.predict(feats, target_samples(1, 2, 8, 8))
     # heatmap (5, 3) -> input 4 * (5 + .5) - .5 = 21.5, 4 * 3.5 - .5 = 13.5
     np.testing.assert_allclose(pred.keypoints[0], [[21.5, 13.5], [5.5, 25.5]])
     # flipped features: mirror of hm with the two joints swapped
     hm_flip = hm.flip(-1)[:, [1, 0]]
     preds, fields = head.predict(
-        [feats, (torch.rand(1, 2, 8, 8), hm_flip)], make_samples(1, 2, 8, 8),
+        [feats, (torch.rand(1, 2, 8, 8), hm_flip)], target_samples(1, 2, 8, 8),
         test_cfg=dict(flip_test=True, shift_heatmap=False,
                       output_heatmaps=True))
     torch.testing.assert_close(fields[0].heatmaps, hm[0])

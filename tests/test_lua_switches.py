@@ -6,8 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from mmengine.structures import InstanceData, PixelData
-from mmpose.structures import PoseDataSample
+from helpers import target_samples
 from torch import nn
 
 from mmhg_plugin.codecs import HourglassHeatmap
@@ -212,12 +211,7 @@ def test_head_with_unmasked_loss_matches_lua_formula():
     torch.manual_seed(1)
     feats = tuple(torch.rand(2, 3, 8, 8) for _ in range(2))
     w = torch.tensor([[1., 0., 1.], [1., 1., 0.]])
-    samples = []
-    for b in range(2):
-        ds = PoseDataSample(metainfo=dict(flip_indices=[2, 1, 0]))
-        ds.gt_fields = PixelData(heatmaps=torch.rand(3, 8, 8))
-        ds.gt_instance_labels = InstanceData(keypoint_weights=w[b:b + 1])
-        samples.append(ds)
+    samples = target_samples(2, 3, 8, 8, w)
     losses = head.loss(feats, samples, dict(compute_acc=False))
     target = torch.stack([d.gt_fields.heatmaps for d in samples])
     per_stack, _ = lua_mse(feats, target, w)

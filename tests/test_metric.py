@@ -1,6 +1,7 @@
 """MPIIPCKh against an independent implementation and MMPose's metric."""
 import numpy as np
 import pytest
+from helpers import evaluate_pckh, pckh_samples
 from scipy.io import savemat
 
 from mmhg_plugin.datasets.mpii_conventions import MPII_JOINT_NAMES
@@ -54,30 +55,14 @@ def random_case(n=300, seed=0):
 
 
 def samples_for(pred0, gt1, missing, head_size):
-    out = []
-    for i in range(len(pred0)):
-        out.append(dict(
-            id=i,
-            pred_instances=dict(keypoints=pred0[i][None]),
-            gt_instances=dict(keypoints=gt1[i][None],
-                              keypoints_visible=(~missing[i])[None].astype(
-                                  np.float32),
-                              head_size=np.array([[head_size[i]]]))))
-    return out
-
-
-def run_metric(metric, samples, batch=32):
-    metric.dataset_meta = dict(
-        keypoint_id2name={i: n for i, n in enumerate(MPII_JOINT_NAMES)})
-    for i in range(0, len(samples), batch):
-        metric.process([], samples[i:i + batch])
-    return metric.evaluate(len(samples))
+    """Samples without image names; float32 visibility flags."""
+    return pckh_samples(pred0, gt1, (~missing).astype(np.float32), head_size)
 
 
 @pytest.mark.parametrize('thr', [0.5, 0.1])
 def test_equals_official_protocol_on_random_data(thr):
     pred0, gt1, missing, boxes, hs = random_case()
-    ours = run_metric(MPIIPCKh(thr=thr), samples_for(pred0, gt1, missing, hs))
+    ours = evaluate_pckh(MPIIPCKh(thr=thr), samples_for(pred0, gt1, missing, hs))
     ref = official_pckh(pred0 + 1, gt1, missing, boxes, thr)
     for k, v in ref.items():
         assert ours[f'PCKh/{k}'] == pytest.approx(v, abs=1e-9), k
@@ -91,8 +76,8 @@ def test_threshold_is_inclusive():
     pred0 = gt1 - 1
     pred0[0, :, 0] += 10.          # exactly 0.5 head sizes away
     hs = np.array([20.])
-    res = run_metric(MPIIPCKh(), samples_for(pred0, gt1,
-                                             np.zeros((1, 16), bool), hs))
+    res = evaluate_pckh(MPIIPCKh(), samples_for(pred0, gt1,
+                                                  np.zeros((1, 16), bool), hs))
     assert res['PCKh/Mean'] == 100.
 
 
@@ -103,16 +88,15 @@ def test_gt_file_gives_the_same_numbers(tmp_path):
         pos_gt_src=np.transpose(gt1, (1, 2, 0)),
         jnt_missing=missing.T.astype(np.uint8),
         headboxes_src=np.transpose(boxes, (1, 2, 0))))
-    from_samples = run_metric(MPIIPCKh(), samples_for(pred0, gt1, missing,
-                                                      hs))
+    from_samples = evaluate_pckh(MPIIPCKh(), samples_for(pred0, gt1, missing, hs))
     # shuffle the order in which samples arrive: ids index the .mat; the
     # samples' own joints, flags and head sizes are wrong (none annotated,
     # so the pairing has nothing to refute): every number is the .mat's
     samples = samples_for(pred0, np.zeros_like(gt1),
                           np.ones_like(missing), hs * 7)
     order = np.random.default_rng(0).permutation(50)
-    from_mat = run_metric(MPIIPCKh(gt_file=str(mat)),
-                          [samples[i] for i in order])
+    from_mat = evaluate_pckh(MPIIPCKh(gt_file=str(mat)),
+                               [samples[i] for i in order])
     for k, v in from_samples.items():
         assert from_mat[k] == pytest.approx(v, abs=1e-9), k
 
@@ -121,9 +105,9 @@ def test_duplicates_are_refused_and_curve_is_monotonic():
     pred0, gt1, missing, boxes, hs = random_case(n=20)
     samples = samples_for(pred0, gt1, missing, hs)
     with pytest.raises(ValueError, match='more than once'):
-        run_metric(MPIIPCKh(), samples + samples[:3])
+        evaluate_pckh(MPIIPCKh(), samples + samples[:3])
     m = MPIIPCKh()
-    run_metric(m, samples)
+    evaluate_pckh(m, samples)
     curve = list(m.last_curve.values())
     assert curve[0] == 0. and all(b >= a for a, b in zip(curve, curve[1:]))
     assert len(curve) == 51 and set(m.last_per_joint) == set(MPII_JOINT_NAMES)
@@ -135,13 +119,13 @@ def test_agrees_with_mmpose_mpii_pck_accuracy():
     from mmpose.evaluation.metrics import MpiiPCKAccuracy
     pred0, gt1, missing, boxes, hs = random_case(n=200, seed=5)
     samples = samples_for(pred0, gt1, missing, hs)
-    ours = run_metric(MPIIPCKh(), samples)
+    ours = evaluate_pckh(MPIIPCKh(), samples)
     theirs_metric = MpiiPCKAccuracy(norm_item='head')
     for s in samples:
         s['gt_instances']['keypoints_visible'] = \
             s['gt_instances']['keypoints_visible'].astype(bool)
         s['gt_instances']['bboxes'] = np.array([[0., 0., 1., 1.]])
-    theirs = run_metric(theirs_metric, samples)
+    theirs = evaluate_pckh(theirs_metric, samples)
     mapping = {'HeadTop': 'Head PCK', 'Shoulder': 'Shoulder PCK',
                'Elbow': 'Elbow PCK', 'Wrist': 'Wrist PCK', 'Hip': 'Hip PCK',
                'Knee': 'Knee PCK', 'Ankle': 'Ankle PCK', 'Mean': 'PCK',

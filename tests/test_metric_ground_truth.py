@@ -8,11 +8,10 @@ from typing import List
 import numpy as np
 import pytest
 import scipy.io
-from helpers import logged
+from helpers import evaluate_pckh, logged, pckh_samples
 
 from mmhg_plugin.datasets.mpii_conventions import (
     MPII_JOINT_INDEX,
-    MPII_JOINT_NAMES,
     MPII_NUM_JOINTS,
 )
 from mmhg_plugin.datasets.mpii_io import MpiiFileError, make_entry, write_gt_mat
@@ -25,20 +24,12 @@ PELVIS, THORAX = MPII_JOINT_INDEX['pelvis'], MPII_JOINT_INDEX['thorax']
 
 
 def samples(pred0, gt1, visible, head_size, images=None) -> List[dict]:
-    """Data samples as MMPose packs them (one person each)."""
-    return [dict(id=i, img_path=f'images/{(images or {}).get(i, i):09d}.jpg',
-                 pred_instances=dict(keypoints=pred0[i][None]),
-                 gt_instances=dict(keypoints=gt1[i][None].astype(np.float32),
-                                   keypoints_visible=visible[i][None] * 1.,
-                                   head_size=np.array([head_size[i]])))
-            for i in range(len(pred0))]
-
-
-def evaluate(metric: MPIIPCKh, data: List[dict]) -> dict:
-    metric.dataset_meta = dict(
-        keypoint_id2name=dict(enumerate(MPII_JOINT_NAMES)))
-    metric.process([], data)
-    return metric.evaluate(len(data))
+    """Data samples as MMPose packs them (one person each, float32 joints);
+    sample i's image is number ``images[i]`` (default i)."""
+    names = [f'images/{(images or {}).get(i, i):09d}.jpg'
+             for i in range(len(pred0))]
+    return pckh_samples(pred0, gt1.astype(np.float32), visible * 1.,
+                        head_size, names)
 
 
 def hand_case():
@@ -67,7 +58,7 @@ def hand_case():
 
 def test_both_head_rows_and_the_mean_on_a_hand_made_case():
     pred0, gt1, visible, _, hs = hand_case()
-    res = evaluate(MPIIPCKh(), samples(pred0, gt1, visible, hs))
+    res = evaluate_pckh(MPIIPCKh(), samples(pred0, gt1, visible, hs))
     assert res['PCKh/HeadTop'] == pytest.approx(100 * 3 / 4)
     # evaluatePCKh.m's Head: the mean of the two joints' PCKh
     assert res['PCKh/HeadNeckTop'] == pytest.approx((75 + 100 / 3) / 2)
@@ -89,10 +80,10 @@ def test_json_and_mat_give_identical_pckh_when_they_agree(tmp_path):
     pred0, gt1, visible, boxes, hs = hand_case()
     mat = tmp_path / 'mpii_gt_val.mat'
     write_mat(mat, gt1, visible, boxes)
-    from_json = evaluate(MPIIPCKh(), samples(pred0, gt1, visible, hs))
+    from_json = evaluate_pckh(MPIIPCKh(), samples(pred0, gt1, visible, hs))
     metric = MPIIPCKh(gt_file=str(mat))
     with logged() as warnings:
-        from_mat = evaluate(metric, samples(pred0, gt1, visible, hs))
+        from_mat = evaluate_pckh(metric, samples(pred0, gt1, visible, hs))
     assert from_mat == from_json and warnings == []
     assert metric.last_gt_source.startswith(str(mat))
 
@@ -103,10 +94,10 @@ def test_a_joint_annotated_in_one_file_only_is_named(tmp_path):
     write_mat(mat, gt1, visible, boxes)
     json_vis = visible.copy()
     json_vis[1, TOP] = False             # the JSON lacks one head top
-    from_json = evaluate(MPIIPCKh(), samples(pred0, gt1, json_vis, hs))
+    from_json = evaluate_pckh(MPIIPCKh(), samples(pred0, gt1, json_vis, hs))
     with logged() as warnings:
-        from_mat = evaluate(MPIIPCKh(gt_file=str(mat)),
-                            samples(pred0, gt1, json_vis, hs))
+        from_mat = evaluate_pckh(MPIIPCKh(gt_file=str(mat)),
+                                 samples(pred0, gt1, json_vis, hs))
     assert from_json['PCKh/HeadTop'] == pytest.approx(100 * 2 / 3)
     assert from_mat['PCKh/HeadTop'] == 75.    # the .mat's annotation
     assert any('1 joints of 1 entries are annotated in only one' in w and
@@ -124,8 +115,8 @@ def test_a_moved_joint_is_a_named_error(tmp_path):
     with pytest.raises(MpiiPairingError,
                        match=r'entry 2 \(image 000000002\.jpg\) .*left_knee '
                        r'.*5\.0 px apart .*1 of 4 entries'):
-        evaluate(MPIIPCKh(gt_file=str(mat)),
-                 samples(pred0, gt_json, visible, hs))
+        evaluate_pckh(MPIIPCKh(gt_file=str(mat)),
+                      samples(pred0, gt_json, visible, hs))
 
 
 def test_reordered_json_is_refused_naming_the_first_entry(tmp_path):
@@ -141,17 +132,17 @@ def test_reordered_json_is_refused_naming_the_first_entry(tmp_path):
     with pytest.raises(MpiiPairingError,
                        match=r'entry 0 \(image 000000003\.jpg\) is not the '
                        r'person of row 0 .*4 of 4 entries'):
-        evaluate(MPIIPCKh(gt_file=str(mat)), data)
+        evaluate_pckh(MPIIPCKh(gt_file=str(mat)), data)
 
 
 def test_mat_without_joints_falls_back_to_the_json_and_says_so(tmp_path):
     pred0, gt1, visible, boxes, hs = hand_case()
     mat = tmp_path / 'boxes_only.mat'
     scipy.io.savemat(mat, dict(headboxes_src=boxes.transpose(1, 2, 0)))
-    from_json = evaluate(MPIIPCKh(), samples(pred0, gt1, visible, hs))
+    from_json = evaluate_pckh(MPIIPCKh(), samples(pred0, gt1, visible, hs))
     metric = MPIIPCKh(gt_file=str(mat))
     with logged(logging.INFO) as lines:
-        res = evaluate(metric, samples(pred0, gt1, visible, hs))
+        res = evaluate_pckh(metric, samples(pred0, gt1, visible, hs))
     assert res == from_json
     assert any(f"{mat} has no field 'pos_gt_src': scoring against the "
                'annotation JSON' in m for m in lines), lines
@@ -163,11 +154,11 @@ def test_mat_without_joints_falls_back_to_the_json_and_says_so(tmp_path):
 def test_missing_or_unresolved_gt_file(tmp_path):
     pred0, gt1, visible, _, hs = hand_case()
     with pytest.raises(MpiiFileError, match=r'nope\.mat does not exist'):
-        evaluate(MPIIPCKh(gt_file=str(tmp_path / 'nope.mat')),
-                 samples(pred0, gt1, visible, hs))
+        evaluate_pckh(MPIIPCKh(gt_file=str(tmp_path / 'nope.mat')),
+                      samples(pred0, gt1, visible, hs))
     metric = MPIIPCKh(gt_file='headbox_file')
     with logged() as warnings:
-        evaluate(metric, samples(pred0, gt1, visible, hs))
+        evaluate_pckh(metric, samples(pred0, gt1, visible, hs))
     assert any("gt_file='headbox_file' was not given the dataset's "
                'headbox_file' in w for w in warnings), warnings
     assert 'unresolved' in metric.last_gt_source

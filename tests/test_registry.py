@@ -3,13 +3,10 @@ import json
 import textwrap
 import warnings
 
-import numpy as np
 import torch
-from helpers import REPO, run_python
+from helpers import REPO, pose_samples, run_python
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from mmengine.structures import InstanceData, PixelData
-from mmpose.structures import PoseDataSample
 
 # MMPose's own names that we must never shadow (from MMPose 1.3.2).
 MMPOSE_NAMES = ['HourglassNet', 'CPMHead', 'HeatmapHead', 'KeypointMSELoss',
@@ -106,19 +103,7 @@ def test_example_config_drops_backbone_into_mmpose_coco_config():
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # "matched config file ... used"
         coco = parse_pose_metainfo(CocoDataset.METAINFO)
-    samples = []
-    for _ in range(2):
-        ds = PoseDataSample(metainfo=dict(
-            flip_indices=coco['flip_indices'],
-            input_size=(64, 64), input_center=np.array([32., 32.]),
-            input_scale=np.array([64., 64.])))
-        ds.gt_fields = PixelData(
-            heatmaps=torch.rand(coco['num_keypoints'], 16, 16))
-        ds.gt_instance_labels = InstanceData(
-            keypoint_weights=torch.ones(1, coco['num_keypoints']))
-        ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
-                                       bbox_scores=np.ones(1))
-        samples.append(ds)
+    samples = pose_samples(2, 64, coco['flip_indices'], targets=True)
     losses = model(torch.rand(2, 3, 64, 64), samples, mode='loss')
     losses['loss_kpt'].backward()
     assert all(p.grad is not None for p in model.parameters())

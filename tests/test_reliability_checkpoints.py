@@ -202,6 +202,7 @@ def test_image_demo_refuses_a_checkpoint_of_another_architecture(
     assert out.is_file()
 
 
+@pytest.mark.slow    # about 5 s: tools/test.py builds the runner
 def test_test_tool_refuses_a_checkpoint_of_another_architecture(
         synth_tiny, tmp_path):
     cfg = tiny_config(tmp_path, synth_tiny)
@@ -222,6 +223,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_architecture(
     assert TRAIN.build_config(args).model.partial_load is True
 
 
+@pytest.mark.slow    # about 5 s: tools/train.py --resume
 def test_resume_refuses_a_checkpoint_of_another_architecture(synth_tiny,
                                                              tmp_path):
     cfg = tiny_config(tmp_path, synth_tiny)
@@ -247,6 +249,7 @@ def snapshot(folder: Path) -> Dict[str, Tuple[int, int]]:
             for p in sorted(folder.rglob('*')) if p.is_file()}
 
 
+@pytest.mark.slow    # trains, then resumes (tools/train.py twice)
 def test_copied_work_dir_resumes_from_its_own_checkpoints(synth_tiny,
                                                           tmp_path):
     cfg = tiny_config(tmp_path, synth_tiny)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import scipy.io
 import torch
-from helpers import REPO, load_tool, logged, run_tool
+from helpers import HEADBOX, REPO, data_options, data_roots, load_tool, logged, run_tool
 from mmengine.config import Config
 
 from mmhg_plugin.datasets.transforms import MPIITopdownAffine
@@ -25,7 +25,6 @@ from mmhg_plugin.utils.errors import CheckpointFileError, DatasetFilesError
 
 TRAIN_JSON = 'annotations/mpii_train.json'
 VAL_JSON = 'annotations/mpii_val.json'
-HEADBOX = 'annotations/mpii_gt_val.mat'
 SIZE = (64, 64)
 CODEC = dict(type='HourglassHeatmap', input_size=SIZE, heatmap_size=(16, 16),
              sigma=1.5)
@@ -101,9 +100,7 @@ def pre_check(root: Path) -> str:
     pointed at ``root``;
     return its error message ('' when it passes)."""
     cfg = Config.fromfile(REPO / 'configs' / 'demo_hg2_synth_mpii.py')
-    for key in ('train_dataloader', 'val_dataloader'):
-        cfg[key].dataset.data_root = str(root)
-    cfg.val_dataloader.dataset.headbox_file = str(root / HEADBOX)
+    cfg.merge_from_dict(data_roots(root, ('train', 'val')))
     cfg.work_dir, cfg.load_from, cfg.resume = str(root / 'wd'), None, False
     try:
         preflight(cfg, ('train_dataloader', 'val_dataloader'))
@@ -295,9 +292,7 @@ def test_malformed_json(root, capsys):
     # the real tool fails before MMPose parses anything: no traceback
     proc = run_tool(['tools/train.py', 'configs/demo_hg2_synth_mpii.py',
                      '--work-dir', str(root / 'wd'), '--cfg-options',
-                     f'train_dataloader.dataset.data_root={root}',
-                     f'val_dataloader.dataset.data_root={root}',
-                     f'val_dataloader.dataset.headbox_file={root / HEADBOX}'],
+                     *data_options(root, ('train', 'val'))],
                     timeout=120)
     assert proc.returncode == 1
     assert 'mpii_train.json json: error: malformed JSON' in proc.stderr

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_tool
-from test_reliability_data import HEADBOX, VAL_JSON, anns, check, has_line, pre_check, save
+from helpers import HEADBOX, data_options, pckh_samples, run_tool
+from test_reliability_data import VAL_JSON, anns, check, has_line, pre_check, save
 
 from mmhg_plugin.datasets.mpii_io import read_gt_mat
 from mmhg_plugin.datasets.mpii_pairing import MpiiPairingError
@@ -44,8 +44,7 @@ def test_reversed_val_json_is_refused_by_checker_and_pre_check(root, capsys):
     # checked before the checkpoint, so none is needed here)
     proc = run_tool(['tools/test.py', 'configs/demo_hg2_synth_mpii.py',
                      str(root / 'none.pth'), '--work-dir', str(root / 'wd'),
-                     '--cfg-options', f'test_dataloader.dataset.data_root={root}',
-                     f'test_dataloader.dataset.headbox_file={root / HEADBOX}'],
+                     '--cfg-options', *data_options(root, ('test', ))],
                     timeout=180)
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert f'mpii_val.json:0 pairing: error: entry 0 (image {first})' in \
@@ -57,13 +56,11 @@ def test_reversed_val_json_is_refused_by_the_metric(root):
     data = reverse_val_json(root)
     gt = read_gt_mat(root / HEADBOX)
     metric = MPIIPCKh(gt_file=str(root / HEADBOX))
-    metric.process([], [dict(
-        id=i, img_path=f'images/{e["image"]}',
-        pred_instances=dict(keypoints=np.zeros((1, 16, 2))),
-        gt_instances=dict(keypoints=np.array([e['joints']], np.float32),
-                          keypoints_visible=np.array([e['joints_vis']]),
-                          head_size=gt.head_sizes[i:i + 1]))
-        for i, e in enumerate(data)])
+    metric.process([], pckh_samples(
+        np.zeros((len(data), 16, 2)),
+        np.array([e['joints'] for e in data], np.float32),
+        np.array([e['joints_vis'] for e in data]), gt.head_sizes,
+        [f'images/{e["image"]}' for e in data]))
     with pytest.raises(MpiiPairingError,
                        match=rf'entry 0 \(image {data[0]["image"]}\) is not '
                        'the person of row 0'):

@@ -3,14 +3,11 @@ torch.compile (equal up to float rounding) and bfloat16 autocast (close, and
 really in bfloat16); folded norms refuse training. No timing here."""
 import time
 
-import numpy as np
 import pytest
 import torch
-from helpers import randomise_norms
+from helpers import pose_samples, randomise_norms
 from mmengine.registry import DefaultScope
-from mmengine.structures import InstanceData, PixelData
 from mmpose.registry import MODELS
-from mmpose.structures import PoseDataSample
 from torch import nn
 
 from mmhg_plugin.models.backbones import StackedHourglass
@@ -50,28 +47,11 @@ def pair(**switches):
     return plain, fast
 
 
-def samples(n, targets=False):
-    out = []
-    for _ in range(n):
-        ds = PoseDataSample(metainfo=dict(
-            flip_indices=FLIP, input_size=(32, 32),
-            input_center=np.array([16., 16.]),
-            input_scale=np.array([32., 32.])))
-        ds.gt_instances = InstanceData(bboxes=np.zeros((1, 4)),
-                                       bbox_scores=np.ones(1))
-        if targets:
-            ds.gt_fields = PixelData(heatmaps=torch.rand(4, 8, 8))
-            ds.gt_instance_labels = InstanceData(
-                keypoint_weights=torch.ones(1, 4))
-        out.append(ds)
-    return out
-
-
 def predict_heatmaps(model, x):
     model.eval()
     with torch.no_grad():
         return torch.stack([r.pred_fields.heatmaps
-                            for r in model.predict(x, samples(len(x)))])
+                            for r in model.predict(x, pose_samples(len(x), 32, FLIP))])
 
 
 # ------------------------------------------------------------ norm folding
@@ -137,7 +117,7 @@ def test_estimator_fuse_switch_predicts_the_same_and_tracks_weights():
     for model in (plain, fast):
         model.train()
         torch.manual_seed(1)
-        losses = model.loss(x, samples(2, targets=True))
+        losses = model.loss(x, pose_samples(2, 32, FLIP, targets=True))
         sum(v for k, v in losses.items() if k.startswith('loss')).backward()
         with torch.no_grad():
             for p in model.parameters():
@@ -158,7 +138,7 @@ def test_estimator_training_never_uses_the_folded_copy():
     x = torch.rand(2, 3, 32, 32)
     predict_heatmaps(fast, x)  # builds the folded copy
     fast.train()
-    losses = fast.loss(x, samples(2, targets=True))
+    losses = fast.loss(x, pose_samples(2, 32, FLIP, targets=True))
     sum(v for k, v in losses.items() if k.startswith('loss')).backward()
     grads = [p.grad for p in fast.backbone.parameters()]
     assert all(g is not None for g in grads)
@@ -198,6 +178,7 @@ def _compile_or_skip(model, x) -> float:
     return took
 
 
+@pytest.mark.slow    # torch.compile: tens of seconds
 def test_compile_switch_gives_the_same_numbers():
     """The shipped inference combination (compile + folded norms +
     channels-last) against the plain path, and compiled training."""
@@ -213,7 +194,7 @@ def test_compile_switch_gives_the_same_numbers():
     # step: its error must be of the plain step's order.
     exact = estimator().double()
     exact.load_state_dict(plain.state_dict())
-    targets = samples(2, targets=True)
+    targets = pose_samples(2, 32, FLIP, targets=True)
     loss, grad = {}, {}
     for name, model, inp in (('plain', plain, x), ('fast', fast, x),
                              ('exact', exact, x.double())):
@@ -334,7 +315,7 @@ def test_bf16_autocast_runs_the_backbone_in_bf16_and_stays_close():
     fast.train()
     feats = fast.extract_feat(x)
     assert all(f.dtype == torch.float32 for f in feats)
-    losses = fast.loss(x, samples(2, targets=True))
+    losses = fast.loss(x, pose_samples(2, 32, FLIP, targets=True))
     total = sum(v for k, v in losses.items() if k.startswith('loss'))
     assert total.dtype == torch.float32 and torch.isfinite(total)
     total.backward()

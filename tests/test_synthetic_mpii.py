@@ -245,6 +245,7 @@ def test_left_right_geometry() -> None:
     assert away < 0.05, away
 
 
+@pytest.mark.slow    # about 7 s: two tools, one subprocess each
 def test_cli_and_show_tool(tmp_path: Path) -> None:
     out = tmp_path / 'synth'
     cli = REPO / 'tools' / 'dataset_converters' / 'make_synthetic_mpii.py'

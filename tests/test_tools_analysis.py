@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
-from helpers import REPO, run_tool
+import pytest
+from helpers import REPO, data_options, run_tool
 
 DEMO = 'configs/demo_hg2_synth_mpii.py'
 HG8 = 'configs/hg8_mpii_256.py'
@@ -86,6 +87,7 @@ def parse_flops(out: str) -> Tuple[Dict[str, Tuple[int, int]], int, int]:
     return rows, total[0], total[1]
 
 
+@pytest.mark.slow    # about 11 s (traces the 8-stack net)
 def test_get_flops_hg8_params_and_per_stack_sums():
     # params do not depend on the input; 64x64 keeps the trace fast
     out = _ok(['tools/analysis_tools/get_flops.py', HG8, '--input-shape',
@@ -123,6 +125,7 @@ def test_get_flops_small_config_matches_hand_count():
     assert macs == sum(expected.values())
 
 
+@pytest.mark.slow    # about 5 s (export, then ONNX Runtime)
 def test_onnx_export_tiny_model_matches(tmp_path):
     onnx_path = tmp_path / 'tiny.onnx'
     out = _ok(['tools/deployment/pytorch2onnx.py', DEMO, '--random-init',
@@ -266,6 +269,7 @@ def test_plot_curves_clear_error_without_log(tmp_path):
 
 
 # --------------------------------------------------------- stack heatmaps
+@pytest.mark.slow    # about 6 s (draws 17 x 3 panels)
 def test_vis_stack_heatmaps_layout(tmp_path):
     import cv2
     from matplotlib.image import imread
@@ -289,6 +293,7 @@ def test_vis_stack_heatmaps_layout(tmp_path):
 
 
 # --------------------------------------------------------------- TensorBoard
+@pytest.mark.slow    # trains with tools/train.py
 def test_training_writes_tensorboard_events(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -301,12 +306,10 @@ def test_training_writes_tensorboard_events(tmp_path):
     wd = tmp_path / 'wd'
     opts = [f'{d}_dataloader.{k}' for d in ('train', 'val')
             for k in ('batch_size=32', 'num_workers=0',
-                      'persistent_workers=False', f'dataset.data_root={data}')]
+                      'persistent_workers=False')]
     _ok(['tools/train.py', str(REPO / DEMO), '--work-dir', str(wd),
-         '--cfg-options', *opts,
-         'visualizer.vis_backends.1.enabled=True',
-         'val_dataloader.dataset.headbox_file='
-         f'{data}/annotations/mpii_gt_val.mat', 'train_cfg.max_epochs=1',
+         '--cfg-options', *opts, *data_options(data, ('train', 'val')),
+         'visualizer.vis_backends.1.enabled=True', 'train_cfg.max_epochs=1',
          'model.backbone.feat_channels=16'], timeout=300)
     events = list(wd.glob('*/vis_data/events.out.tfevents.*'))
     assert len(events) == 1, list(wd.rglob('*'))
