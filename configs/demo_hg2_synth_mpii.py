@@ -19,7 +19,7 @@
 # - milder augmentation than the paper's (scale 0.9-1.1, rotation N(0, 10) clipped at 20
 #   with p 0.2; flip and colour as the paper) for a 12-epoch run; the data are unchanged;
 # - channels_last (oneDNN runs NHWC convolutions faster on CPU); validation every 3 epochs.
-# CPUs without native bfloat16 get configs/demo_hg2_synth_mpii_fp32.py from make demo.
+# CPUs without native bfloat16 get configs/demo_hg1_synth_mpii_fp32.py from make demo.
 # Expected: PCKh@0.5 Mean about 90 after 12 epochs (flip test) where bfloat16 is native;
 # the recorded runs are in docs/results.md.
 _base_ = ['./_base_/hourglass_mpii.py']

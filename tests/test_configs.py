@@ -27,7 +27,7 @@ def data_overrides(root: Path, batch: int = 2) -> dict:
 def test_all_configs_are_found():
     assert {'hg1_mpii_256.py', 'hg2_mpii_256.py', 'hg4_mpii_256.py',
             'hg8_mpii_256.py', 'demo_hg2_synth_mpii.py',
-            'demo_hg2_synth_mpii_fp32.py'} <= set(CONFIGS)
+            'demo_hg1_synth_mpii_fp32.py'} <= set(CONFIGS)
 
 
 @pytest.mark.parametrize('name', CONFIGS)

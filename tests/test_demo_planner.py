@@ -30,7 +30,9 @@ from mmhg_plugin.models.utils.autocast import has_native_bf16
 TOOL = REPO / 'tools' / 'misc' / 'plan_demo.py'
 BUDGET = 12 * 60.
 ITERS = 625            # the 4000-image synthetic split at batch 8
-VAL_S = {'hg2_128px_bf16': 25., 'hg2_96px_fp32': 18.}
+#: The shipped recipes' iterations an epoch (the fp32 one runs batch 4).
+RECIPE_ITERS = {'hg2_128px_bf16': ITERS, 'hg1_128px_b4_fp32': 2 * ITERS}
+VAL_S = {'hg2_128px_bf16': 25., 'hg1_128px_b4_fp32': 18.}
 
 
 def _tool():
@@ -56,10 +58,12 @@ def test_demo_configs_carry_their_calibration(demo_recipes):
     bf16, fp32 = demo_recipes
     assert (bf16.name, bf16.precision, bf16.needs_native_bf16) == (
         'hg2_128px_bf16', 'bf16', True)
-    # the fp32 config inherits the bf16 one: its recipe must not inherit
-    # the 128 px calibration (no 96 px run reached 85: docs/results.md)
-    assert (fp32.precision, fp32.needs_native_bf16, fp32.epochs_to_target) == (
-        'fp32', False, None)
+    # the fp32 config inherits the bf16 one: its recipe has its own
+    # calibration (docs/results.md), not the 2-stack bfloat16 one
+    assert (fp32.name, fp32.precision, fp32.needs_native_bf16) == (
+        'hg1_128px_b4_fp32', 'fp32', False)
+    assert fp32.epochs_to_target is not None
+    assert fp32.epochs_to_target != bf16.epochs_to_target
     assert bf16.target_pckh == fp32.target_pckh == 85.
     assert Config.fromfile(bf16.config).model.autocast == 'auto'
     assert Config.fromfile(fp32.config).model.autocast is None
@@ -87,22 +91,23 @@ def test_fitting_epochs_is_the_most_that_fit(s_iter, iters, val_s):
 
 @pytest.mark.parametrize('native', [True, False])
 @pytest.mark.parametrize('s_iter', [
-    dict(hg2_128px_bf16=0.08, hg2_96px_fp32=0.10),     # fast machine
-    dict(hg2_128px_bf16=0.11, hg2_96px_fp32=0.15),     # the AMX Xeon
-    dict(hg2_128px_bf16=0.16, hg2_96px_fp32=0.20),     # slow machine
+    dict(hg2_128px_bf16=0.08, hg1_128px_b4_fp32=0.04),     # fast machine
+    dict(hg2_128px_bf16=0.11, hg1_128px_b4_fp32=0.046),    # the AMX Xeon
+    dict(hg2_128px_bf16=0.16, hg1_128px_b4_fp32=0.10),     # slow machine
 ])
 def test_planned_schedule_fits_the_budget(demo_recipes, native, s_iter):
     if not native:   # the bf16 recipe is not measured there
-        s_iter = dict(hg2_96px_fp32=s_iter['hg2_96px_fp32'])
-    plan = plan_schedule(demo_recipes, s_iter, ITERS, VAL_S, BUDGET, native)
+        s_iter = dict(hg1_128px_b4_fp32=s_iter['hg1_128px_b4_fp32'])
+    plan = plan_schedule(demo_recipes, s_iter, RECIPE_ITERS, VAL_S, BUDGET,
+                         native)
     name = plan.recipe.name
-    spent = (plan.epochs * ITERS * s_iter[name] +
+    spent = (plan.epochs * RECIPE_ITERS[name] * s_iter[name] +
              len(plan.val_epochs) * VAL_S[name])
     assert plan.predicted_s == pytest.approx(spent)
     assert spent <= BUDGET * (1 - HEADROOM)
     usable = BUDGET * (1 - HEADROOM)
     assert plan.epochs == min(plan.recipe.max_epochs, brute_force_epochs(
-        s_iter[name], ITERS, VAL_S[name], usable))
+        s_iter[name], RECIPE_ITERS[name], VAL_S[name], usable))
     assert plan.cosine_epochs == plan.epochs
     assert plan.val_epochs[-1] == plan.epochs
     assert f'{1000 * s_iter[name]:.0f} ms/iter' in plan.reason
@@ -114,11 +119,12 @@ def test_fp32_recipe_where_bf16_is_not_native(demo_recipes):
     assert [r.precision for r in picked] == ['fp32']
     assert len(skipped) == 1 and 'not measured' in skipped[0]
     # even a (hypothetical) faster bf16 measurement does not make it a candidate
-    plan = plan_schedule(demo_recipes, dict(hg2_128px_bf16=0.01, hg2_96px_fp32=0.2),
-                         ITERS, VAL_S, BUDGET, native_bf16=False)
-    assert plan.recipe.name == 'hg2_96px_fp32'
-    assert [f.recipe.name for f in plan.fits] == ['hg2_96px_fp32']
-    # the 96 px recipe was never measured reaching 85: said loudly
+    plan = plan_schedule(demo_recipes,
+                         dict(hg2_128px_bf16=0.01, hg1_128px_b4_fp32=0.2),
+                         RECIPE_ITERS, VAL_S, BUDGET, native_bf16=False)
+    assert plan.recipe.name == 'hg1_128px_b4_fp32'
+    assert [f.recipe.name for f in plan.fits] == ['hg1_128px_b4_fp32']
+    # 0.2 s an iteration leaves too few epochs for its target: said loudly
     assert not plan.reaches_target and 'WARNING' in plan.reason
 
 
@@ -136,7 +142,7 @@ def test_choice_is_by_measurement_not_by_flags():
 
 
 def test_forced_precision(demo_recipes):
-    times = dict(hg2_128px_bf16=0.11, hg2_96px_fp32=0.15)
+    times = dict(hg2_128px_bf16=0.11, hg1_128px_b4_fp32=0.15)
     plan = plan_schedule(demo_recipes, times, ITERS, VAL_S, BUDGET, True,
                          force_precision='fp32')
     assert plan.recipe.precision == 'fp32' and len(plan.fits) == 1
@@ -208,7 +214,7 @@ def test_cosine_lasts_the_planned_epochs():
 
 @pytest.mark.parametrize('native,s_iter', [(True, 0.125), (False, 0.15)])
 def test_generated_config_loads_with_the_plan(demo_recipes, tmp_path, native, s_iter):
-    times = dict(hg2_128px_bf16=s_iter, hg2_96px_fp32=s_iter)
+    times = dict(hg2_128px_bf16=s_iter, hg1_128px_b4_fp32=s_iter)
     plan = plan_schedule(demo_recipes, times, ITERS, VAL_S, BUDGET, native)
     assert plan.epochs % NUM_VALIDATIONS   # uneven validations: dynamic intervals
     path = tmp_path / 'demo_planned.py'
@@ -243,11 +249,13 @@ def test_plan_demo_measures_and_writes_the_plan(synth_tiny, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     plan = json.loads((work / 'plan.json').read_text())
     assert plan['native_bf16'] == has_native_bf16(torch.device(plan['device']))
-    assert list(plan['measurements']) == ['hg2_96px_fp32']   # bf16 not measured
-    assert (plan['recipe'], plan['precision']) == ('hg2_96px_fp32', 'fp32')
-    m = plan['measurements']['hg2_96px_fp32']
-    # batch 8 of the training people; the few validation people in one batch of 32
-    assert m['iters_per_epoch'] == math.ceil(_train_people(synth_tiny) / 8)
+    assert list(plan['measurements']) == ['hg1_128px_b4_fp32']   # bf16 not measured
+    assert (plan['recipe'], plan['precision']) == ('hg1_128px_b4_fp32', 'fp32')
+    m = plan['measurements']['hg1_128px_b4_fp32']
+    # the recipe's batch of the training people; the few validation people
+    # in one batch of 32
+    batch = Config.fromfile(plan['config']).train_dataloader.batch_size
+    assert m['iters_per_epoch'] == math.ceil(_train_people(synth_tiny) / batch)
     assert m['val_batches'] == 1 and len(m['val_batch_s']) == 1
     epochs = min(12, max(1, brute_force_epochs(m['s_per_iter'], m['iters_per_epoch'],
                                                m['val_s'], 30 * (1 - HEADROOM))))
@@ -257,7 +265,7 @@ def test_plan_demo_measures_and_writes_the_plan(synth_tiny, tmp_path):
     assert cfg.train_cfg.max_epochs == epochs
     assert cfg.param_scheduler[-1].T_max == epochs
     assert cfg.train_dataloader.dataset.data_root == str(synth_tiny.resolve())
-    assert f'chosen: hg2_96px_fp32 (fp32), {epochs} epochs' in proc.stdout
+    assert f'chosen: hg1_128px_b4_fp32 (fp32), {epochs} epochs' in proc.stdout
     assert f'{1000 * m["s_per_iter"]:.0f} ms/iter' in proc.stdout
 
 

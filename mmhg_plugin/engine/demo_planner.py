@@ -16,8 +16,9 @@ and sizes its schedule:
 - choice: the first recipe, in the order given, whose epochs reach its
   calibrated ``epochs_to_target``. The order is the preference (best final
   accuracy first): a recipe that reaches the target with fewer spare epochs
-  still ends higher when it is the better recipe (128 px bfloat16 ends at
-  90-91 PCKh after 12 epochs, 96 px float32 near 80 after 8). Where none
+  still ends higher when it is the better recipe (two stacks in bfloat16
+  end at 90-91 PCKh after 12 epochs, one stack in float32 at 86-87 after
+  6-7: docs/results.md). Where none
   reaches it, the one closest to its target (planned / needed epochs), with
   a warning in the reason;
 - validations: :data:`NUM_VALIDATIONS`, evenly spread, the last at the final

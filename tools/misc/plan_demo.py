@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: The candidate recipes, best final accuracy first (the planner's order of
 #: preference among those that reach their target in the budget).
 DEMO_RECIPES = ('configs/demo_hg2_synth_mpii.py',
-                'configs/demo_hg2_synth_mpii_fp32.py')
+                'configs/demo_hg1_synth_mpii_fp32.py')
 #: The name of the generated config inside the work dir.
 PLANNED_CONFIG = 'demo_planned.py'
 
