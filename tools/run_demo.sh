@@ -47,6 +47,8 @@ lap() { local now; now=$(date +%s); LAP=$((now - t_mark)); t_mark=$now; }
 bash tools/setup_env.sh
 lap; setup_s=$LAP
 
+# After the set-up, not beside it: the generator imports the plugin (mmpose, mmcv), and the
+# mmcv compile keeps both cores busy anyway (docs/results.md, "Set-up timings").
 if [[ ! -f "$DATA/annotations/mpii_val.json" ]]; then
     say "generating synthetic MPII into $DATA"
     "$PY" tools/dataset_converters/make_synthetic_mpii.py --out "$DATA" \
