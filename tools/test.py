@@ -25,6 +25,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
 from mmhg_plugin.engine.runner_setup import (  # noqa: E402
+    close_distributed,
     load_runner_config,
     parse_runner_args,
     preflight,
@@ -84,6 +85,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     if args.out and is_main_process():
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
         mmengine.dump({k: float(v) for k, v in metrics.items()}, args.out)
+    close_distributed()
     return metrics
 
 

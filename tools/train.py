@@ -24,6 +24,7 @@ from mmengine.runner import Runner  # noqa: E402
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
 from mmhg_plugin.engine.atomic_files import remove_stale_temp_files  # noqa: E402
 from mmhg_plugin.engine.runner_setup import (  # noqa: E402
+    close_distributed,
     load_runner_config,
     parse_runner_args,
     preflight,
@@ -106,6 +107,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     runner = Runner.from_cfg(cfg)
     silence_deprecation_logs(runner.logger)
     run_or_exit(runner.train, cfg.get('load_from'))
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -127,6 +127,19 @@ def setup_launcher(cfg: Config, launcher: str) -> None:
     cfg.model_wrapper_cfg = wrapper
 
 
+def close_distributed() -> None:
+    """Destroy the process group of a run that ended normally.
+
+    Without this, gloo's worker threads are still alive when the
+    interpreter shuts down, and the process can abort at exit
+    (``terminate called without an active exception``, SIGABRT) after the
+    work is done, which fails the whole ``torchrun`` job. Call it only on
+    success: a rank that failed must not wait for the others here.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def preflight(cfg: Config, dataloader_keys: Sequence[str],
               checkpoint: Optional[str] = None) -> None:
     """Fail fast, every problem named, before the runner starts.
