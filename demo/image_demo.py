@@ -27,7 +27,8 @@ from mmpose.registry import VISUALIZERS  # noqa: E402
 from mmpose.structures import merge_data_samples  # noqa: E402
 
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
-from mmhg_plugin.utils.errors import CheckpointFileError, CheckpointMismatchError  # noqa: E402
+from mmhg_plugin.engine.runner_setup import error_line  # noqa: E402
+from mmhg_plugin.utils.errors import MMHGError  # noqa: E402
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely  # noqa: E402
 
 
@@ -68,10 +69,7 @@ def run(args: argparse.Namespace):
     config = Config.fromfile(args.config)
     if args.partial_load:
         config.model.partial_load = True
-    try:
-        model = init_model(config, args.checkpoint, device=args.device)
-    except CheckpointMismatchError as e:
-        raise SystemExit(f'error: {args.checkpoint}: {e}') from None
+    model = init_model(config, args.checkpoint, device=args.device)
     num_kpts = model.head.out_channels
     if len(dataset_meta['keypoint_id2name']) != num_kpts:
         raise SystemExit(
@@ -98,8 +96,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     try:
         sample, names = run(args)
-    except CheckpointFileError as e:
-        raise SystemExit(f'error: {e}') from None
+    except MMHGError as e:
+        raise SystemExit(error_line(e, args.checkpoint)) from None
     kpts = sample.pred_instances.keypoints[0]
     scores = sample.pred_instances.keypoint_scores[0]
     for k, ((x, y), s) in enumerate(zip(kpts, scores)):

@@ -26,12 +26,13 @@ from mmengine.runner import Runner  # noqa: E402
 import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
 from mmhg_plugin.engine.runner_setup import (  # noqa: E402
     close_distributed,
+    error_line,
     load_runner_config,
     parse_runner_args,
     preflight,
-    run_or_exit,
     setup_launcher,
 )
+from mmhg_plugin.utils.errors import MMHGError  # noqa: E402
 
 
 def add_test_args(p: argparse.ArgumentParser) -> None:
@@ -77,11 +78,13 @@ def build_config(args: argparse.Namespace) -> Config:
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     cfg = build_config(args)
-    run_or_exit(lambda: preflight(cfg, ('test_dataloader', ),
-                                  args.checkpoint), None)
-    runner = Runner.from_cfg(cfg)
-    silence_deprecation_logs(runner.logger)
-    metrics = run_or_exit(runner.test, args.checkpoint)
+    try:
+        preflight(cfg, ('test_dataloader', ), args.checkpoint)
+        runner = Runner.from_cfg(cfg)
+        silence_deprecation_logs(runner.logger)
+        metrics = runner.test()
+    except MMHGError as e:
+        raise SystemExit(error_line(e, args.checkpoint)) from None
     if args.out and is_main_process():
         mmengine.mkdir_or_exist(osp.dirname(osp.abspath(args.out)))
         mmengine.dump({k: float(v) for k, v in metrics.items()}, args.out)

@@ -25,10 +25,10 @@ import mmhg_plugin  # noqa: E402,F401  (registration, safe checkpoint loading)
 from mmhg_plugin.engine.atomic_files import remove_stale_temp_files  # noqa: E402
 from mmhg_plugin.engine.runner_setup import (  # noqa: E402
     close_distributed,
+    error_line,
     load_runner_config,
     parse_runner_args,
     preflight,
-    run_or_exit,
     setup_launcher,
 )
 from mmhg_plugin.engine.work_dir_files import (  # noqa: E402
@@ -36,6 +36,7 @@ from mmhg_plugin.engine.work_dir_files import (  # noqa: E402
     is_first_process,
     resolve_last_checkpoint,
 )
+from mmhg_plugin.utils.errors import MMHGError  # noqa: E402
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -103,10 +104,13 @@ def prepare(cfg: Config) -> None:
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     cfg = build_config(args)
-    run_or_exit(lambda: prepare(cfg), None)
-    runner = Runner.from_cfg(cfg)
-    silence_deprecation_logs(runner.logger)
-    run_or_exit(runner.train, cfg.get('load_from'))
+    try:
+        prepare(cfg)
+        runner = Runner.from_cfg(cfg)
+        silence_deprecation_logs(runner.logger)
+        runner.train()
+    except MMHGError as e:
+        raise SystemExit(error_line(e, cfg.get('load_from'))) from None
     close_distributed()
 
 

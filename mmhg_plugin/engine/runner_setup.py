@@ -1,9 +1,8 @@
 """Command line, config and environment set-up shared by tools/train.py and
 tools/test.py."""
 import argparse
-import os
 import os.path as osp
-from typing import Callable, Optional, Sequence, TypeVar
+from typing import Callable, Optional, Sequence
 
 import torch
 import torch.distributed as dist
@@ -13,17 +12,13 @@ from mmhg_plugin.datasets import mpii_checks
 from mmhg_plugin.utils.errors import (
     CheckpointFileError,
     CheckpointMismatchError,
-    CheckpointWriteError,
     DatasetFilesError,
-    PreflightError,
+    MMHGError,
 )
 from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 
 #: Job launchers of MMEngine's runner (``--launcher``).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
-
-Result = TypeVar('Result')
-
 
 def parse_runner_args(
         description: str,
@@ -36,8 +31,8 @@ def parse_runner_args(
     Every runner tool takes MMPose's ``CONFIG``, ``--work-dir``,
     ``--cfg-options``, ``--launcher`` and ``--local-rank`` (also spelt
     ``--local_rank``, as ``torch.distributed.launch`` passes it), and
-    ``--partial-load``.
-    ``LOCAL_RANK`` is set from ``--local-rank`` unless the launcher set it.
+    ``--partial-load``. The launchers set ``LOCAL_RANK`` themselves;
+    ``--local-rank`` is accepted because ``torch.distributed.launch`` passes it.
 
     Args:
         description (str): The tool's description for ``--help``.
@@ -64,7 +59,6 @@ def parse_runner_args(
                    help='job launcher')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 
@@ -179,26 +173,22 @@ def preflight(cfg: Config, dataloader_keys: Sequence[str],
     load_checkpoint_safely(checkpoint)
 
 
-def run_or_exit(step: Callable[[], Result], checkpoint: Optional[str]) -> Result:
-    """Run a tool's step; turn mmhg's file errors into one line and exit 1.
+def error_line(error: MMHGError, checkpoint: Optional[str]) -> str:
+    """The one line a tool prints on stderr for ``error`` before exit 1.
+
+    Library code raises :class:`~mmhg_plugin.utils.errors.MMHGError`; the
+    entry points under ``tools/`` catch it and exit with this line.
 
     Args:
-        step (Callable[[], Result]): e.g. ``runner.train``.
-        checkpoint (str | None): The checkpoint the step loads (named in the
-            message when it does not match the model).
+        error (MMHGError): A checkpoint, dataset-file or write error.
+        checkpoint (str | None): The checkpoint the failing step loaded; it
+            prefixes the message of a checkpoint of another architecture,
+            whose own text cannot name the file.
 
     Returns:
-        Result: What ``step`` returns.
-
-    Raises:
-        SystemExit: ``error: <message>`` for a :class:`PreflightError`
-            (checkpoint unreadable, unsafe, of another architecture, or
-            outside the work dir; dataset files) or a
-            :class:`CheckpointWriteError`.
+        str: ``error: <message>`` (``error: <checkpoint>: <message>`` for a
+        :class:`CheckpointMismatchError`).
     """
-    try:
-        return step()
-    except CheckpointMismatchError as e:
-        raise SystemExit(f'error: {checkpoint}: {e}') from None
-    except (PreflightError, CheckpointWriteError) as e:
-        raise SystemExit(f'error: {e}') from None
+    if isinstance(error, CheckpointMismatchError) and checkpoint:
+        return f'error: {checkpoint}: {error}'
+    return f'error: {error}'
