@@ -16,14 +16,16 @@ HG8 = 'configs/hg8_mpii_256.py'
 
 def _ok(args: List[str], timeout: float = 300) -> str:
     """Run a tool, assert exit status 0 and no (third-party) deprecation
-    notice in its output, return stdout."""
+    notice or warning in its output, return stdout."""
     proc = run_tool(args, timeout=timeout)
     assert proc.returncode == 0, (
         f'{args[0]} exit {proc.returncode}\n--- stdout\n{proc.stdout[-3000:]}'
         f'\n--- stderr\n{proc.stderr[-5000:]}')
-    # a word starting with 'deprecat' (not torch's -Wno-deprecated flags)
+    # a word starting with 'deprecat' (not torch's -Wno-deprecated flags), or
+    # a Python warning raised inside an installed package
     notices = [ln for ln in (proc.stdout + proc.stderr).splitlines()
-               if re.search(r'(?<![-\w])deprecat', ln, re.I)]
+               if re.search(r'(?<![-\w])deprecat', ln, re.I)
+               or re.search(r'site-packages/\S+:\d+: \w*Warning:', ln)]
     assert not notices, (args[0], notices)
     return proc.stdout
 

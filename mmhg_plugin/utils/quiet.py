@@ -1,4 +1,4 @@
-"""Silence third-party deprecation notices a user of our tools cannot act on.
+"""Silence third-party notices a user of our tools cannot act on.
 
 For entry points only (``tools/``, ``demo/``, ``benchmarks/``): the library
 never installs these filters itself. Call
@@ -14,8 +14,12 @@ import warnings
 #: Message regexes of the Python warnings silenced: mmengine's package
 #: look-ups import ``pkg_resources``, which setuptools deprecates (a
 #: UserWarning in recent setuptools, a DeprecationWarning in older; raised
-#: where mmengine imports or reloads it).
-SILENCED_WARNINGS = (r'pkg_resources is deprecated as an API', )
+#: where mmengine imports or reloads it); MMPose's datasets name their
+#: metainfo file relative to MMPose's repository and say so each time they
+#: fall back to the copy installed with the package (the same file).
+SILENCED_WARNINGS = (r'pkg_resources is deprecated as an API',
+                     r'The metainfo config file ".*" does not exist\. A '
+                     r'matched config file ".*" will be used instead\.')
 
 #: Log messages of mmengine silenced: its own ``CheckpointHook`` builds the
 #: ``FileClient`` (and ``HardDiskBackend``) it deprecates.
