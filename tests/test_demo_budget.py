@@ -4,9 +4,10 @@ import pytest
 from mmhg_plugin.engine.demo_budget import (
     AFTER_TRAINING_S,
     MIN_TRAINING_S,
+    plan_demo,
     training_budget,
 )
-from mmhg_plugin.engine.demo_planner import plan_schedule
+from mmhg_plugin.engine.demo_planner import HEADROOM, plan_schedule
 from mmhg_plugin.engine.demo_recipe import Recipe
 
 
@@ -59,3 +60,39 @@ def test_the_shortened_budget_plans_fewer_epochs_that_fit():
     assert cut.epochs < full.epochs
     assert cut.predicted_s <= short.seconds
     assert cut.predicted_s + 10. + AFTER_TRAINING_S <= 400.
+
+
+RECIPE = Recipe(name='r', config='r.py', precision='fp32', target_pckh=85.,
+                epochs_to_target=5, max_epochs=12)
+
+
+def test_a_deadline_too_near_for_the_target_gives_way_to_it():
+    """A first set-up that compiled mmcv left 4 min: the target (5 epochs of
+    100 s and their validations) comes first, within the 12-min budget."""
+    plan, line = plan_demo([RECIPE], {'r': 0.1}, 1000, 10., budget_s=720.,
+                           native_bf16=False, deadline_left_s=240.)
+    assert plan.reaches_target and plan.epochs == 5
+    need = 5 * 100. + 4 * 10.
+    assert need <= plan.predicted_s <= need + 1e-6
+    assert plan.predicted_s <= plan.budget_s * (1 - HEADROOM) + 1e-6
+    assert plan.budget_s <= 720.
+    late = need / (1 - HEADROOM) - (240. - 10. - AFTER_TRAINING_S)
+    assert f'about {late / 60:.1f} min after the deadline' in line
+
+
+def test_a_deadline_that_leaves_the_target_is_kept():
+    plan, line = plan_demo([RECIPE], {'r': 0.05}, 1000, 10., budget_s=720.,
+                           native_bf16=False, deadline_left_s=500.)
+    assert plan.reaches_target
+    assert plan.predicted_s + 10. + AFTER_TRAINING_S <= 500.
+    assert 'after the deadline' not in line
+
+
+def test_a_target_out_of_the_budget_keeps_the_deadline():
+    """Where even the whole budget cannot reach the target, the deadline
+    still shortens the run (no reason to be late)."""
+    plan, line = plan_demo([RECIPE], {'r': 0.3}, 1000, 10., budget_s=720.,
+                           native_bf16=False, deadline_left_s=400.)
+    assert not plan.reaches_target
+    assert plan.predicted_s + 10. + AFTER_TRAINING_S <= 400.
+    assert 'after the deadline' not in line

@@ -6,8 +6,9 @@
 #      training iterations and validation batches of each candidate recipe (the configs
 #      with a demo_recipe; a bfloat16 one only where bfloat16 is native), choose the
 #      recipe and size its epochs, validations and cosine decay so that training ends
-#      within the budget and the whole run within the deadline; print the choice and
-#      why; write $WORK/plan.json and $WORK/demo_planned.py,
+#      within the budget and the whole run within the deadline (unless the deadline
+#      leaves too little to reach the target: the target comes first); print the
+#      choice and why; write $WORK/plan.json and $WORK/demo_planned.py,
 #   3. train demo_planned.py (progress, loss and ETA every 100 iterations),
 #   4. evaluate the last checkpoint with flip test and print the PCKh table,
 #   5. save pictures under the work dir: predicted skeletons on validation images,

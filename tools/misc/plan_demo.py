@@ -11,12 +11,12 @@ training iterations after ``--warmup`` (data loading included, with the
 loader as configured), and two validation batches (flip test as
 configured) to predict one validation of the whole split. The training
 time is the budget, or less when ``--deadline`` (the clone-to-pictures
-deadline, as ``make demo`` passes it) leaves less
-(:func:`mmhg_plugin.engine.demo_budget.training_budget`). Then
-:func:`mmhg_plugin.engine.demo_planner.plan_schedule` chooses the recipe and
-its epochs; the plan and why are printed and written to
-``<work-dir>/plan.json``, and ``<work-dir>/demo_planned.py`` is a config
-that trains it (``make demo`` trains that one).
+deadline, as ``make demo`` passes it) leaves less, but never less than
+reaching the target needs where the budget allows it; then the recipe and
+its epochs are chosen (:func:`mmhg_plugin.engine.demo_budget.plan_demo`);
+the plan and why are printed and written to ``<work-dir>/plan.json``, and
+``<work-dir>/demo_planned.py`` is a config that trains it (``make demo``
+trains that one).
 
 Adding a recipe: give its config a ``demo_recipe`` dict (see the demo
 configs) and list it in :data:`DEMO_RECIPES`, in order of preference.
@@ -28,21 +28,25 @@ import time
 from pathlib import Path
 from typing import Iterator, List, Optional
 
-import torch
-from mmengine.config import Config
-from mmengine.device import get_device
-from mmengine.optim import build_optim_wrapper
-from mmengine.registry import init_default_scope
-from mmengine.runner import Runner
-from mmengine.utils.dl_utils import set_multi_processing
+from mmhg_plugin.utils.quiet import silence_third_party_deprecations
 
-import mmhg_plugin  # noqa: F401  (registers the plugin's modules)
-from mmhg_plugin.engine.demo_budget import training_budget
-from mmhg_plugin.engine.demo_planner import candidate_recipes, plan_schedule
-from mmhg_plugin.engine.demo_recipe import Recipe
-from mmhg_plugin.engine.planned_config import planned_config_text
-from mmhg_plugin.engine.runner_setup import preflight
-from mmhg_plugin.models.utils.autocast import has_native_bf16
+silence_third_party_deprecations()  # before anything below can warn
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.device import get_device  # noqa: E402
+from mmengine.optim import build_optim_wrapper  # noqa: E402
+from mmengine.registry import init_default_scope  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+from mmengine.utils.dl_utils import set_multi_processing  # noqa: E402
+
+import mmhg_plugin  # noqa: E402,F401  (registers the plugin's modules)
+from mmhg_plugin.engine.demo_budget import plan_demo  # noqa: E402
+from mmhg_plugin.engine.demo_planner import candidate_recipes  # noqa: E402
+from mmhg_plugin.engine.demo_recipe import Recipe  # noqa: E402
+from mmhg_plugin.engine.planned_config import planned_config_text  # noqa: E402
+from mmhg_plugin.engine.runner_setup import preflight  # noqa: E402
+from mmhg_plugin.models.utils.autocast import has_native_bf16  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 #: The candidate recipes, best final accuracy first (the planner's order of
@@ -176,17 +180,15 @@ def main(argv: Optional[List[str]] = None) -> dict:
               f'{m["val_batches"]} batches (first, second: '
               f'{m["val_batch_s"]} s) -> {m["val_s"]:.1f} s; measured in '
               f'{m["measure_s"]} s', flush=True)
-    budget = training_budget(
-        60 * args.budget_min,
-        None if args.deadline is None else args.deadline - time.time(),
-        val_s=max(m['val_s'] for m in measured.values()))
-    print(f'[plan] training time: {budget.reason}')
-    plan = plan_schedule(
+    plan, budget_line = plan_demo(
         recipes, {k: m['s_per_iter'] for k, m in measured.items()},
         {k: m['iters_per_epoch'] for k, m in measured.items()},
         {k: m['val_s'] for k, m in measured.items()},
-        budget_s=budget.seconds, native_bf16=native,
+        budget_s=60 * args.budget_min, native_bf16=native,
+        deadline_left_s=(None if args.deadline is None
+                         else args.deadline - time.time()),
         force_precision=args.force_precision)
+    print(f'[plan] training time: {budget_line}')
     print('[plan] ' + plan.reason.replace('\n', '\n[plan] '))
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -196,7 +198,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
     summary = dict(plan.to_dict(), device=device, native_bf16=native,
                    force_precision=args.force_precision,
                    budget_min=args.budget_min, deadline=args.deadline,
-                   training_budget_reason=budget.reason,
+                   training_budget_reason=budget_line,
                    data_root=args.data_root, planned_config=str(config),
                    measurements=measured)
     (work / 'plan.json').write_text(json.dumps(summary, indent=2) + '\n')
