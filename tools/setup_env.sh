@@ -2,7 +2,7 @@
 # Create ./.venv and install the pinned stack plus mmhg_plugin (editable). Idempotent:
 # a second run checks a stamp and an import and returns in seconds.
 #
-# First run on a fresh 2-core machine: ~10 minutes, most of it compiling mmcv's C++ ops.
+# First run on a fresh 2-core machine: about 4-7 minutes, half of it compiling mmcv's C++ ops.
 # The built mmcv wheel is cached in $MMHG_CACHE (default ~/.cache/mmhg), keyed by the mmcv,
 # torch and Python versions, so later set-ups (new clones, CI re-runs) take ~2 minutes.
 #
@@ -74,7 +74,7 @@ PY_TAG=$("$PY" -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[
 WHEEL_DIR="$CACHE/wheels/mmcv-$MMCV-torch$TORCH_VER-$PY_TAG"
 if ! "$PY" -c "import mmcv, mmcv.ops; assert mmcv.__version__ == '$MMCV'" 2>/dev/null; then
     if ! ls "$WHEEL_DIR"/mmcv-"$MMCV"-*.whl >/dev/null 2>&1; then
-        say "building mmcv $MMCV with ops for torch $TORCH_VER (first time only, ~7-25 min on 2 cores)"
+        say "building mmcv $MMCV with ops for torch $TORCH_VER (first time only, about 2-5 min on 2 cores)"
         work=$(mktemp -d)
         pip_q download --no-deps --no-binary :all: -d "$work" "mmcv==$MMCV"
         tar -xzf "$work"/mmcv-"$MMCV".tar.gz -C "$work"
