@@ -65,6 +65,19 @@ def test_refuses_where_it_cannot_run():
         assert not can_run_fused(fuse_norm(gn), x)  # GN does not fold
 
 
+def test_bf16_only_where_onednn_convolves_bf16(monkeypatch):
+    _, fused = folded(False)
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert can_run_fused(fused, x, torch.bfloat16) == \
+            torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        monkeypatch.setattr(fused_kernels, '_BF16_OK', False)
+        assert not can_run_fused(fused, x, torch.bfloat16)
+        assert can_run_fused(fused, x)   # float32 is unaffected
+
+
+@pytest.mark.skipif(not fused_kernels._BF16_OK,
+                    reason='oneDNN has no bfloat16 convolution on this CPU')
 def test_bf16_copy_runs_in_bf16_and_stays_close():
     net, fused = folded(True)
     x = torch.rand(2, 3, 64, 64).contiguous(
@@ -111,11 +124,14 @@ def test_estimator_uses_the_fused_forward_in_inference(monkeypatch,
     with torch.no_grad():
         want = plain.extract_feat(x)
         got = fast.extract_feat(x)
-    assert calls == [torch.float32 if autocast is None else torch.bfloat16]
+    # bfloat16: the fused path where oneDNN convolves it, else autocast's
+    expected = ([torch.float32] if autocast is None else
+                [torch.bfloat16] if fused_kernels._BF16_OK else [])
+    assert calls == expected
     assert all(t.dtype == torch.float32 for t in got)
     tol = dict(atol=2e-5, rtol=1e-5) if autocast is None else dict(
         atol=0.05 * float(want[-1].abs().max()), rtol=0)
     torch.testing.assert_close(got[-1], want[-1], **tol)
     fast.train()  # training never takes it
     fast.extract_feat(x)
-    assert len(calls) == 1
+    assert len(calls) == len(expected)

@@ -39,6 +39,16 @@ def _onednn_ops() -> Optional[object]:
 _OPS = _onednn_ops()
 
 
+def _onednn_bf16_supported() -> bool:
+    """Whether oneDNN convolves bfloat16 on this CPU (AVX512-BW/VL/DQ or
+    AVX-NE-CONVERT); elsewhere its bfloat16 convolutions raise."""
+    check = getattr(torch.ops.mkldnn, '_is_mkldnn_bf16_supported', None)
+    return _OPS is not None and check is not None and bool(check())
+
+
+_BF16_OK = _onednn_bf16_supported()
+
+
 def _is_folded(backbone: nn.Module) -> bool:
     """Whether every norm that sits right after a convolution is folded
     (the fused forward has no place for it)."""
@@ -56,13 +66,14 @@ def can_run_fused(backbone: nn.Module, x: Tensor,
     ``model.autocast`` asked for; the convolutions of
     :func:`cast_convolutions`).
 
-    Needs: oneDNN's fused convolutions, a float32 CPU input, no autograd,
+    Needs: oneDNN's fused convolutions (in bfloat16: a CPU on which
+    oneDNN convolves bfloat16), a float32 CPU input, no autograd,
     no autocast region, no tracing/scripting/compiling (the ops have no
     export or compile rules of their own), a ``StackedHourglass`` with
     every foldable norm folded.
     """
     return (_OPS is not None and x.device.type == 'cpu'
-            and dtype in (None, torch.bfloat16)
+            and (dtype is None or (dtype == torch.bfloat16 and _BF16_OK))
             and x.dtype == torch.float32 and not torch.is_grad_enabled()
             and not torch.is_autocast_enabled('cpu')
             and not torch.jit.is_tracing() and not torch.jit.is_scripting()
