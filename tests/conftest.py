@@ -15,8 +15,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     * trains a model (in-process or not; one iteration counts),
     * runs ``tools/train.py`` or ``tools/test.py`` to train or test, or a
-      benchmark, in a subprocess (a tool run that stops at a start-up check,
-      in about the time of its imports, is not slow by itself),
+      benchmark, in a subprocess,
+    * starts a Python subprocess that imports MMPose (5-8 s each on the
+      slowest 2-core CPU seen, a Zen 1 EPYC, even when the tool stops at a
+      start-up check),
     * starts several processes (``torchrun``),
     * kills or resumes a run, or
     * takes more than about 4 s on a quiet 2-core machine (measured as CPU

@@ -111,6 +111,7 @@ def read_json(path) -> List[Dict[str, Any]]:
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_cli_output_exact_and_loadable_by_mmpose(mpii_mat, tmp_path):
     mat, split = mpii_mat
     root = tmp_path / 'mpii'

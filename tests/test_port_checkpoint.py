@@ -172,6 +172,7 @@ def port_forward(sd: PortDict, imgs_nhwc: Tensor, nstack: int,
 
 
 # ----------------------------------------------------------------- tests
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_converted_heatmaps_equal_port_forward(tmp_path):
     nstack, f, k, depth = 2, 32, 16, 4
     port = port_state_dict(nstack, f, k, depth)

@@ -3,6 +3,7 @@ import json
 import textwrap
 import warnings
 
+import pytest
 import torch
 from helpers import REPO, pose_samples, run_python
 from mmengine.config import Config
@@ -29,6 +30,7 @@ SNAPSHOT = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_plugin_adds_only_new_names():
     out = run_python(SNAPSHOT)
     added = json.loads(out.strip().splitlines()[-1])
@@ -47,6 +49,7 @@ def test_plugin_adds_only_new_names():
     assert not every & set(MMPOSE_NAMES)
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_registration_does_not_import_the_synthetic_generator():
     """``import mmhg_plugin`` (what ``custom_imports`` runs) registers the
     plugin without loading the synthetic data generator."""
@@ -62,6 +65,7 @@ def test_registration_does_not_import_the_synthetic_generator():
                 if m.startswith('mmhg_plugin.datasets.synthetic')], loaded
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_custom_imports_then_scoped_type(tmp_path):
     cfg_file = tmp_path / 'cfg.py'
     cfg_file.write_text(textwrap.dedent('''

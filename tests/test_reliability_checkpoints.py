@@ -424,6 +424,7 @@ def test_unreadable_checkpoint_gives_one_clear_message(tmp_path, capsys,
         f'error: {expected}'
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_tools_exit_1_on_an_unreadable_checkpoint(tmp_path):
     text = tmp_path / 'text.pth'
     text.write_text('hello, this is not a checkpoint\n')

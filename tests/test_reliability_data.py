@@ -110,6 +110,7 @@ def pre_check(root: Path) -> str:
 
 
 # ------------------------------------------------------------------ images
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_missing_image_file(root, capsys):
     img = image_of(root)
     img.unlink()
@@ -284,6 +285,7 @@ def test_every_joint_invisible(root, capsys):
     assert float(sample['data_samples'].gt_fields.heatmaps.abs().sum()) == 0
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_malformed_json(root, capsys):
     (root / TRAIN_JSON).write_text('[{"image": "000000001.jpg", ')
     status, lines = check(root, capsys)
@@ -361,6 +363,7 @@ def test_clean_data_passes_and_skip_is_bounded(root, capsys):
         dataset(root)[5]
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_preflight_refuses_missing_or_truncated_checkpoint(tmp_path):
     cfg = Config(dict(work_dir=str(tmp_path / 'wd')))    # no dataloaders
     good = tmp_path / 'good.pth'

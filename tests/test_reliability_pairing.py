@@ -29,6 +29,7 @@ def reverse_val_json(root: Path) -> list:
     return data
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_reversed_val_json_is_refused_by_checker_and_pre_check(root, capsys):
     data = reverse_val_json(root)
     first = data[0]['image']

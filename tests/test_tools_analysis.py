@@ -112,6 +112,7 @@ def test_get_flops_hg8_params_and_per_stack_sums():
     assert macs == sum(expected.values())
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_get_flops_small_config_matches_hand_count():
     # demo: 2 stacks, 64 features, depth 3, stem (16, 32); non-square input
     # to catch an H/W swap
@@ -159,6 +160,7 @@ def test_onnx_export_tiny_model_matches(tmp_path):
     assert all(np.isfinite(o).all() for o in outs)
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_print_config_shows_merged_model():
     out = _ok(['tools/misc/print_config.py', HG8, '--cfg-options',
                'model.backbone.feat_channels=128'])
@@ -199,6 +201,7 @@ def _write_run(work_dir: Path, stamp: str, records: List[dict],
     (run / f'{stamp}.log').write_text(log_text)
 
 
+@pytest.mark.slow    # a subprocess that imports MMPose
 def test_plot_curves_joins_resumed_runs(tmp_path):
     from matplotlib.image import imread
     wd = tmp_path / 'work_dir'
