@@ -20,6 +20,7 @@ from mmhg_plugin.utils.safe_checkpoint import load_checkpoint_safely
 #: Job launchers of MMEngine's runner (``--launcher``).
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 
+
 def parse_runner_args(
         description: str,
         config_help: str,
