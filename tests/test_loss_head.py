@@ -117,3 +117,34 @@ def test_head_predict_decodes_last_stack_and_flip_averages():
     torch.testing.assert_close(fields[0].heatmaps, hm[0])
     np.testing.assert_allclose(preds[0].keypoints[0],
                                [[21.5, 13.5], [5.5, 25.5]])
+
+
+def test_foreground_weight_scales_each_pixel_by_its_target():
+    target = torch.rand(2, 3, 4, 5)
+    preds = [torch.rand(2, 3, 4, 5), torch.rand(2, 3, 4, 5)]
+    w = torch.tensor([[1., 0., 1.], [1., 1., 0.]])
+    a = 10.
+    out = StackedHeatmapMSELoss(foreground_weight=a)(preds, target, w)
+    for s, pred in enumerate(preds):
+        # independent: the plain loss of sqrt(f)-scaled errors
+        f = (1 + a * target.double()).sqrt()
+        ref = hand_mse(pred.double() * f, target.double() * f, w)
+        assert out[s].item() == pytest.approx(ref, rel=1e-6)
+    # a = 0 is the plain loss; the factor is 1 where the target is 0, so a
+    # background pixel's gradient does not change and a peak's grows 1 + a
+    torch.testing.assert_close(
+        StackedHeatmapMSELoss(foreground_weight=0.)(preds, target, w),
+        StackedHeatmapMSELoss()(preds, target, w))
+    t = torch.zeros(1, 1, 3, 3)
+    t[0, 0, 1, 1] = 1.
+    grads = []
+    for a in (0., 10.):
+        p = torch.full((1, 1, 3, 3), 0.5, requires_grad=True)
+        StackedHeatmapMSELoss(foreground_weight=a)([p], t,
+                                                   torch.ones(1, 1))[0].backward()
+        grads.append(p.grad)
+    assert grads[1][0, 0, 0, 0] == grads[0][0, 0, 0, 0]
+    assert grads[1][0, 0, 1, 1].item() == pytest.approx(
+        11 * grads[0][0, 0, 1, 1].item())
+    with pytest.raises(ValueError, match='foreground_weight must be >= 0'):
+        StackedHeatmapMSELoss(foreground_weight=-1.)
