@@ -3,6 +3,7 @@
 tools/misc/plan_demo.py measuring for real on a tiny split."""
 import json
 import math
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -61,18 +62,34 @@ def expected_choice(recipes, s_iter, native):
     return max(progress, key=progress.get)
 
 
+def _s_iter_for(recipe, epochs, fits):
+    """Seconds an iteration at which ``epochs`` epochs of ``recipe`` (and
+    its validations) just fit the budget (``fits``) or just miss it."""
+    usable = BUDGET * (1 - HEADROOM)
+    name = recipe.name
+    s = ((usable - min(epochs, NUM_VALIDATIONS) * VAL_S[name])
+         / (epochs * RECIPE_ITERS[name]))
+    return s * (0.99 if fits else 1.01)
+
+
 def test_slow_machine_prefers_the_recipe_that_reaches_the_target(
         demo_recipes):
-    # bfloat16 native but slow: 5 epochs of the two-stack recipe fit, short
-    # of its 7, while 5 of the float32 one fit, enough for its 5
-    s_iter = dict(hg2_128px_bf16=0.16, hg1_128px_b4_fp32=0.085)
+    # bfloat16 native but slow: the two-stack recipe fits one epoch short of
+    # its calibration, the float32 one exactly its own
+    bf16, fp32 = demo_recipes
+    s_iter = {bf16.name: _s_iter_for(bf16, bf16.epochs_to_target, False),
+              fp32.name: _s_iter_for(fp32, fp32.epochs_to_target, True)}
+    usable = BUDGET * (1 - HEADROOM)
+    assert brute_force_epochs(s_iter[bf16.name], RECIPE_ITERS[bf16.name],
+                              VAL_S[bf16.name], usable) == (
+                                  bf16.epochs_to_target - 1)
     plan = plan_schedule(demo_recipes, s_iter, RECIPE_ITERS, VAL_S, BUDGET,
                          native_bf16=True)
     fits = {f.recipe.name: f for f in plan.fits}
-    assert not fits['hg2_128px_bf16'].reaches_target
-    assert fits['hg1_128px_b4_fp32'].reaches_target
-    assert (plan.recipe.name, plan.reaches_target) == ('hg1_128px_b4_fp32',
-                                                       True)
+    assert not fits[bf16.name].reaches_target
+    assert fits[fp32.name].reaches_target
+    assert fits[fp32.name].epochs == fp32.epochs_to_target
+    assert (plan.recipe.name, plan.reaches_target) == (fp32.name, True)
     assert 'WARNING' not in plan.reason
 
 
@@ -94,7 +111,8 @@ def test_demo_configs_carry_their_calibration(demo_recipes):
     assert (fp32.name, fp32.precision, fp32.needs_native_bf16) == (
         'hg1_128px_b4_fp32', 'fp32', False)
     assert fp32.epochs_to_target is not None
-    assert fp32.epochs_to_target != bf16.epochs_to_target
+    assert "demo_recipe = dict(_delete_=True, name='hg1_128px_b4_fp32'" in (
+        Path(fp32.config).read_text())
     assert bf16.target_pckh == fp32.target_pckh == 85.
     assert Config.fromfile(bf16.config).model.autocast == 'auto'
     assert Config.fromfile(fp32.config).model.autocast is None
