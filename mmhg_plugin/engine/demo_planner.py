@@ -16,11 +16,9 @@ and sizes its schedule:
 - choice: the first recipe, in the order given, whose epochs reach its
   calibrated ``epochs_to_target``. The order is the preference (best final
   accuracy first): a recipe that reaches the target with fewer spare epochs
-  still ends higher when it is the better recipe (two stacks in bfloat16
-  end at 90-91 PCKh after 12 epochs, one stack in float32 at 86-87 after
-  6-7: docs/results.md). Where none
-  reaches it, the one closest to its target (planned / needed epochs), with
-  a warning in the reason;
+  still ends higher when it is the better recipe (the measured final
+  accuracies: docs/results.md). Where none reaches it, the one closest to
+  its target (planned / needed epochs), with a warning in the reason;
 - validations: :data:`NUM_VALIDATIONS`, evenly spread, the last at the final
   epoch; the cosine decay lasts the planned epochs.
 

@@ -4,7 +4,7 @@ Each demo config that may be planned (``tools/misc/plan_demo.py``) carries
 a top-level dict next to the recipe it describes, e.g.::
 
     demo_recipe = dict(name='hg2_128px_bf16', precision='bf16',
-                       target_pckh=85., epochs_to_target=6, max_epochs=12)
+                       target_pckh=85., epochs_to_target=3, max_epochs=12)
 
 with the epochs its reference run needed to reach the target PCKh@0.5
 Mean, so that every calibration number lives in one place.
