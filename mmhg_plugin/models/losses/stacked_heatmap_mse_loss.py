@@ -14,9 +14,9 @@ class StackedHeatmapMSELoss(nn.Module):
     mean_{b,k,h,w}(w_bk * f * (pred_s - target)^2)`` where ``w_bk`` is
     the joint's target weight (0 for a joint that is not annotated or whose
     centre left the crop) and ``f = 1 + foreground_weight * target`` (1 by
-    default). The mean runs over all ``B * K * H * W``
-    elements, masked ones included, as MMPose's ``KeypointMSELoss``; for 0/1
-    weights the two agree. The total is the unweighted sum over stacks (the
+    default). The mean runs over all ``B * K * H * W`` elements, masked ones
+    included, as MMPose's ``KeypointMSELoss``; for 0/1 weights the two
+    agree. The total is the unweighted sum over stacks (the
     Lua original's ``nn.ParallelCriterion`` of one ``nn.MSECriterion`` per
     stack) unless ``stack_weights`` say otherwise. Computed in float32 even
     under autocast.
@@ -101,6 +101,10 @@ class StackedHeatmapMSELoss(nn.Module):
             if not self.mask_invisible:
                 mask, target = _unmask_invisible(mask, target,
                                                  target_weights)
+            if self.foreground_weight:
+                # one per-pixel factor for all stacks, the joint weights in it
+                pixel = 1 + self.foreground_weight * target
+                mask = pixel if mask is None else pixel * mask
             losses = []
             for s, pred in enumerate(outputs):
                 if pred.shape != target.shape:
@@ -108,8 +112,6 @@ class StackedHeatmapMSELoss(nn.Module):
                         f'stack {s}: heatmaps {tuple(pred.shape)} do not '
                         f'match the target {tuple(target.shape)}')
                 sq = (pred.float() - target)**2
-                if self.foreground_weight:
-                    sq = sq * (1 + self.foreground_weight * target)
                 if mask is not None:
                     sq = sq * mask
                 losses.append(sq.mean())
