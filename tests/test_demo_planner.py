@@ -34,6 +34,8 @@ ITERS = 625            # the 4000-image synthetic split at batch 8
 #: The shipped recipes' iterations an epoch (the fp32 one runs batch 4).
 RECIPE_ITERS = {'hg2_128px_bf16': ITERS, 'hg1_128px_b4_fp32': 2 * ITERS}
 VAL_S = {'hg2_128px_bf16': 25., 'hg1_128px_b4_fp32': 18.}
+#: The training time a plan may fill: the budget less the headroom.
+USABLE = BUDGET * (1 - HEADROOM)
 
 
 def _tool():
@@ -49,13 +51,12 @@ def demo_recipes():
 def expected_choice(recipes, s_iter, native):
     """The first measured recipe (in order of preference) whose epochs that
     fit reach its calibration; else the one closest to it."""
-    usable = BUDGET * (1 - HEADROOM)
     progress = {}
     for r in recipes:
         if r.name not in s_iter or (r.precision == 'bf16' and not native):
             continue
         epochs = min(r.max_epochs, brute_force_epochs(
-            s_iter[r.name], RECIPE_ITERS[r.name], VAL_S[r.name], usable))
+            s_iter[r.name], RECIPE_ITERS[r.name], VAL_S[r.name], USABLE))
         if epochs >= r.epochs_to_target:
             return r.name
         progress[r.name] = epochs / r.epochs_to_target
@@ -65,9 +66,8 @@ def expected_choice(recipes, s_iter, native):
 def _s_iter_for(recipe, epochs, fits):
     """Seconds an iteration at which ``epochs`` epochs of ``recipe`` (and
     its validations) just fit the budget (``fits``) or just miss it."""
-    usable = BUDGET * (1 - HEADROOM)
     name = recipe.name
-    s = ((usable - min(epochs, NUM_VALIDATIONS) * VAL_S[name])
+    s = ((USABLE - min(epochs, NUM_VALIDATIONS) * VAL_S[name])
          / (epochs * RECIPE_ITERS[name]))
     return s * (0.99 if fits else 1.01)
 
@@ -79,9 +79,8 @@ def test_slow_machine_prefers_the_recipe_that_reaches_the_target(
     bf16, fp32 = demo_recipes
     s_iter = {bf16.name: _s_iter_for(bf16, bf16.epochs_to_target, False),
               fp32.name: _s_iter_for(fp32, fp32.epochs_to_target, True)}
-    usable = BUDGET * (1 - HEADROOM)
     assert brute_force_epochs(s_iter[bf16.name], RECIPE_ITERS[bf16.name],
-                              VAL_S[bf16.name], usable) == (
+                              VAL_S[bf16.name], USABLE) == (
                                   bf16.epochs_to_target - 1)
     plan = plan_schedule(demo_recipes, s_iter, RECIPE_ITERS, VAL_S, BUDGET,
                          native_bf16=True)
@@ -133,9 +132,8 @@ def test_recipe_rejects_bad_calibration(tmp_path):
     (0.11, 625, 25.), (0.3, 625, 60.), (1.2, 625, 100.), (0.05, 31, 4.),
     (0.7, 31, 4.7), (3., 625, 10.), (0.001, 625, 0.)])
 def test_fitting_epochs_is_the_most_that_fit(s_iter, iters, val_s):
-    usable = BUDGET * (1 - HEADROOM)
-    assert fitting_epochs(s_iter, iters, val_s, usable) == brute_force_epochs(
-        s_iter, iters, val_s, usable)
+    assert fitting_epochs(s_iter, iters, val_s, USABLE) == brute_force_epochs(
+        s_iter, iters, val_s, USABLE)
 
 
 @pytest.mark.parametrize('native', [True, False])
@@ -154,10 +152,9 @@ def test_planned_schedule_fits_the_budget(demo_recipes, native, s_iter):
     spent = (plan.epochs * RECIPE_ITERS[name] * s_iter[name] +
              len(plan.val_epochs) * VAL_S[name])
     assert plan.predicted_s == pytest.approx(spent)
-    assert spent <= BUDGET * (1 - HEADROOM)
-    usable = BUDGET * (1 - HEADROOM)
+    assert spent <= USABLE
     assert plan.epochs == min(plan.recipe.max_epochs, brute_force_epochs(
-        s_iter[name], RECIPE_ITERS[name], VAL_S[name], usable))
+        s_iter[name], RECIPE_ITERS[name], VAL_S[name], USABLE))
     assert plan.cosine_epochs == plan.epochs
     assert plan.val_epochs[-1] == plan.epochs
     assert f'{1000 * s_iter[name]:.0f} ms/iter' in plan.reason
