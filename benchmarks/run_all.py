@@ -1,7 +1,7 @@
 """Run every benchmark and print one table.
 
     python benchmarks/run_all.py [--quick] [--json out.json] [--threads 2]
-        [--only model,pipeline,codec,memory,scaling,gpu]
+        [--only model,pipeline,codec,memory,scaling,process,gpu]
 
 Each figure compares ours with a baseline measured in the same process,
 interleaved, after warm-up (memory: one fresh process per setting); see
@@ -20,7 +20,7 @@ silence_third_party_deprecations()  # before anything below can warn
 
 from common import machine_info, pin_threads, table, write_json  # noqa: E402
 
-TOPICS = ('codec', 'pipeline', 'scaling', 'memory', 'model', 'gpu')
+TOPICS = ('codec', 'pipeline', 'scaling', 'memory', 'model', 'process', 'gpu')
 
 
 def parse_args() -> argparse.Namespace:
@@ -86,6 +86,9 @@ def main() -> int:
         elif topic == 'model':
             import bench_model
             results += bench_model.run(args.quick, log)
+        elif topic == 'process':
+            import bench_process
+            results += bench_process.run(args.quick, args.threads, log)
         elif topic == 'gpu':
             if torch.cuda.is_available():
                 import bench_gpu

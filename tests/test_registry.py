@@ -41,7 +41,7 @@ def test_plugin_adds_only_new_names():
     assert added['METRICS'] == ['MPIIPCKh']
     assert added['TRANSFORMS'] == ['ChannelScaleJitter', 'MPIITopdownAffine']
     assert added['HOOKS'] == ['AtomicCheckpointHook', 'BestAndLastHook',
-                              'MPIIGroundTruthHook', 'NonFiniteLossGuard',
+                              'HeapReuseHook', 'MPIIGroundTruthHook', 'NonFiniteLossGuard',
                               'PerEpochSeedHook']
     assert added['VISBACKENDS'] == ['SwitchableTensorboardVisBackend']
     assert added['DATASETS'] == []

@@ -16,13 +16,16 @@ default_hooks = dict(
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
 
-# Stop at the first NaN/inf loss (before a checkpoint can store the corrupted
+# Keep freed tensor memory in the process instead of faulting it in again at
+# every step (same numbers; 5-12% of a CPU step, see docs/results.md);
+# stop at the first NaN/inf loss (before a checkpoint can store the corrupted
 # weights); reseed the augmentation per epoch so that resumed runs repeat the
 # uninterrupted ones (see docs/reliability.md); give MPIIPCKh(gt_file='headbox_file')
 # the dataset's mpii_gt_val.mat; log the last checkpoint's PCKh beside the best one's
 # at the end of training, and name the checkpoint tools/test.py scored (best or last,
 # epoch). A config that sets its own custom_hooks replaces this list: keep these in it.
 custom_hooks = [
+    dict(type='HeapReuseHook'),
     dict(type='NonFiniteLossGuard'),
     dict(type='PerEpochSeedHook'),
     dict(type='MPIIGroundTruthHook'),
