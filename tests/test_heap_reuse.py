@@ -79,3 +79,25 @@ def test_default_runtime_runs_it_before_the_other_hooks():
     cfg = Config.fromfile(REPO / 'configs' / 'hg8_mpii_256.py')
     assert dict(type='HeapReuseHook') in cfg.custom_hooks
     assert HeapReuseHook.priority == 'VERY_HIGH'
+
+
+@pytest.mark.slow    # two subprocesses that build hg8
+@glibc_only
+def test_process_benchmark_children_measure_their_build():
+    """benchmarks/bench_process.py's children (one build a process) run,
+    time every step and apply the heap setting only where asked."""
+    import subprocess
+    import sys
+    runs = {}
+    for build in ('port', 'shipped_heap'):
+        out = subprocess.run(
+            [sys.executable, 'benchmarks/bench_process.py', '--child',
+             'infer', build, '--steps', '2', '--warmup', '1'],
+            capture_output=True, text=True, cwd=str(REPO), timeout=600)
+        assert out.returncode == 0, out.stderr[-3000:]
+        runs[build] = json.loads(out.stdout.strip().splitlines()[-1])
+    for build, res in runs.items():
+        assert len(res['times']) == len(res['faults']) == 2, build
+        assert all(t > 0 for t in res['times']), build
+    assert runs['shipped_heap']['heap_reuse'] is True
+    assert runs['port']['heap_reuse'] is False

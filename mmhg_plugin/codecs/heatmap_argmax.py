@@ -2,13 +2,16 @@
 
 Decoding a batch is one arg-max over every map: a single read of the batch
 (8 MiB for 32 x 16 maps of 64x64), bound by memory bandwidth, not by
-arithmetic. NumPy's arg-max holds the GIL and so reads it with one core;
-torch's ``amax`` spreads the read over torch's threads
-(``torch.get_num_threads()``, the process's compute budget), which read
-faster together (measured: docs/results.md). So large batches take each
-map's row maxima with torch, then the first row holding the maximum and its first maximum with
-NumPy: the index ``argmax`` gives, ties and NaN included (both take the
-first occurrence, and a NaN is the maximum of its row and of the map).
+arithmetic. NumPy's arg-max reads it on one core; torch's ``amax`` spreads
+the read over torch's own threads (``torch.get_num_threads()``, the
+process's compute budget). NumPy's arg-max split over Python threads (it
+releases the GIL) is faster when nothing else runs, but not right after
+torch's own operations, such as the network's forward, whose OpenMP threads
+keep spinning on the cores for a while (measured: docs/results.md). So
+large batches take each map's row maxima with torch, then the first row
+holding the maximum and its first maximum with NumPy: the index ``argmax``
+gives, ties and NaN included (both take the first occurrence, and a NaN is
+the maximum of its row and of the map).
 """
 import numpy as np
 import torch
