@@ -85,12 +85,16 @@ def child(mode: str, build_name: str, steps: int, warmup: int, batch: int,
 
 def _run_child(mode: str, build_name: str, steps: int, warmup: int,
                batch: int, threads: int) -> dict:
+    """Run :func:`child` in a fresh interpreter; its JSON result."""
     cmd = [sys.executable, str(HERE / 'bench_process.py'), '--child', mode,
            build_name, '--steps', str(steps), '--warmup', str(warmup),
            '--batch', str(batch), '--threads', str(threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=str(HERE),
-                         check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    proc = subprocess.run(cmd, capture_output=True, text=True,
+                          cwd=str(HERE))
+    if proc.returncode != 0:
+        raise RuntimeError(f'bench_process child {mode} {build_name} exited '
+                           f'{proc.returncode}:\n{proc.stderr[-3000:]}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def measure(mode: str, rounds: int, steps: int, warmup: int, batch: int,
@@ -122,6 +126,7 @@ def measure(mode: str, rounds: int, steps: int, warmup: int, batch: int,
 
 
 def run(quick: bool, threads: int, log=print) -> List[Result]:
+    """Both modes, inference then training (what ``run_all.py`` calls)."""
     out: List[Result] = []
     for mode in ('infer', 'train'):
         start = time.perf_counter()
