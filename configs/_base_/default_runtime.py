@@ -17,7 +17,7 @@ default_hooks = dict(
 )
 
 # Keep freed tensor memory in the process instead of faulting it in again at
-# every step (same numbers; 3-14% of a CPU step, see docs/results.md);
+# every step (same numbers; 3-13% of a CPU step, see docs/results.md);
 # stop at the first NaN/inf loss (before a checkpoint can store the corrupted
 # weights); reseed the augmentation per epoch so that resumed runs repeat the
 # uninterrupted ones (see docs/reliability.md); give MPIIPCKh(gt_file='headbox_file')

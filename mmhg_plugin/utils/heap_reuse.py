@@ -7,7 +7,7 @@ mmap threshold are unmapped; free space above the trim threshold at the top
 of the heap is released), so the next step touches fresh pages again and
 takes a page fault for every 4 KiB of them: 28,000-97,000 faults a step
 for hg8 at batch 2 (inference and training, port-equivalent and shipped
-builds), 3-14% of the step's time on the AMX Xeon measured
+builds), 3-13% of the step's time on the AMX Xeon measured
 (``docs/results.md``). Raising both thresholds makes the freed chunks stay
 in the heap and serve the next step's tensors of the same sizes, with no
 fault; the process's resident memory then stays at its peak, which a
