@@ -5,7 +5,7 @@ import json
 import platform
 
 import pytest
-from helpers import REPO, run_python
+from helpers import REPO, run_python, run_tool
 from mmengine.config import Config
 
 from mmhg_plugin.engine.hooks import HeapReuseHook
@@ -86,14 +86,10 @@ def test_default_runtime_runs_it_before_the_other_hooks():
 def test_process_benchmark_children_measure_their_build():
     """benchmarks/bench_process.py's children (one build a process) run,
     time every step and apply the heap setting only where asked."""
-    import subprocess
-    import sys
     runs = {}
     for build in ('port', 'shipped_heap'):
-        out = subprocess.run(
-            [sys.executable, 'benchmarks/bench_process.py', '--child',
-             'infer', build, '--steps', '2', '--warmup', '1'],
-            capture_output=True, text=True, cwd=str(REPO), timeout=600)
+        out = run_tool(['benchmarks/bench_process.py', '--child', 'infer',
+                        build, '--steps', '2', '--warmup', '1'], timeout=600)
         assert out.returncode == 0, out.stderr[-3000:]
         runs[build] = json.loads(out.stdout.strip().splitlines()[-1])
     for build, res in runs.items():

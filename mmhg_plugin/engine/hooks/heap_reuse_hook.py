@@ -17,10 +17,8 @@ class HeapReuseHook(Hook):
 
     Freed activations then serve the next step instead of going back to the
     kernel and being faulted in again page by page (the reasons and the
-    measurements: :mod:`mmhg_plugin.utils.heap_reuse`). Same numbers, less
-    time: a CPU step of hg8 at batch 2 takes 56,000-75,000 fewer page
-    faults.
-    Dataloader workers started after it (MMEngine starts them at the first
+    measurements: :mod:`mmhg_plugin.utils.heap_reuse`): same numbers, less
+    time. Dataloader workers started after it (MMEngine starts them at the first
     iteration) inherit the setting through ``fork``. It acts on the whole
     process, so it is a run setting, not a model one; glibc only (elsewhere
     it logs that nothing changed). Its priority runs it before the other
