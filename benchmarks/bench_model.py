@@ -49,7 +49,7 @@ from model_utils import (
     train_fn,
 )
 
-from mmhg_plugin.models.utils.autocast import has_native_bf16
+from mmhg_plugin.models.utils.autocast import NATIVE_BF16_CPU_FLAGS, has_native_bf16
 
 BASELINES = ('eager', 'port')
 #: variant -> (switches over the shipped config, optimizer kwargs)
@@ -202,5 +202,18 @@ def run(quick: bool, log=print) -> List[Result]:
                 + (f' (vs {r.baseline_name})' if r.baseline_name else ''))
         log(f'  model {mode} hg{n}: {time.perf_counter() - start:.0f} s')
         results.extend(rs)
+    if not any(r.name == 'infer_hg8_bf16_vs_baseline' for r in results):
+        results.append(bf16_not_run())
     return results
+
+
+def bf16_not_run() -> Result:
+    """The bfloat16 headline's row where this CPU has no native bfloat16
+    (its target applies only where it is native; emulated, it would be
+    25-100x slower than float32, so it is not timed)."""
+    return Result('infer_hg8_bf16_vs_baseline', float('nan'), float('nan'),
+                  'images/s', TARGETS[('infer', '_bf16')],
+                  dict(native_bf16_flags=list(NATIVE_BF16_CPU_FLAGS)),
+                  not_run='no native bfloat16 on this CPU (none of '
+                          + ', '.join(NATIVE_BF16_CPU_FLAGS) + ')')
 

@@ -89,26 +89,36 @@ class Result:
     details: Dict[str, Any] = dataclasses.field(default_factory=dict)
     #: Which baseline (e.g. 'port' or 'eager'), where there is a choice.
     baseline_name: Optional[str] = None
+    #: Why a figure with a target was not measured on this machine (e.g.
+    #: no native bfloat16); the table lists it instead of leaving it out.
+    not_run: Optional[str] = None
 
     @property
     def ratio(self) -> float:
-        return self.value / self.baseline if self.baseline else float('nan')
+        if self.not_run or not self.baseline:
+            return float('nan')
+        return self.value / self.baseline
 
     @property
     def met(self) -> Optional[bool]:
-        if not self.target:
+        if not self.target or self.not_run:
             return None
         op, thr = self.target.split()
         return self.ratio >= float(thr) if op == '>=' else \
             self.ratio <= float(thr)
 
     def to_json(self) -> Dict[str, Any]:
-        out = dict(value=self.value, baseline=self.baseline,
-                   ratio=self.ratio, unit=self.unit)
+        if self.not_run:  # JSON null, not NaN
+            out = dict(value=None, baseline=None, ratio=None, unit=self.unit)
+        else:
+            out = dict(value=self.value, baseline=self.baseline,
+                       ratio=self.ratio, unit=self.unit)
         if self.baseline_name:
             out['baseline_name'] = self.baseline_name
         if self.target:
             out.update(target=self.target, met=self.met)
+        if self.not_run:
+            out['not_run'] = self.not_run
         out.update(self.details)
         return out
 
@@ -140,9 +150,13 @@ def fmt(x: Any) -> str:
 
 def table(results: Sequence[Result]) -> str:
     """Plain-text table: name, value, baseline (and which), ratio, unit,
-    target."""
+    target (and whether it is met, or why the figure was not run)."""
     rows = [('figure', 'value', 'baseline', 'ratio', 'unit', 'target')]
     for r in results:
+        if r.not_run:
+            rows.append((r.name, '-', '-', '-', r.unit,
+                         f'{r.target or ""} not run: {r.not_run}'.strip()))
+            continue
         tgt = '' if not r.target else (
             f"{r.target} {'met' if r.met else 'MISSED'}")
         base = fmt(r.baseline) + (f' ({r.baseline_name})'
