@@ -33,7 +33,15 @@ from typing import List, Sequence
 
 import numpy as np
 import torch
-from common import GMACS_FIXED, GMACS_PER_STACK, Result, interleaved, matmul_gflops, median
+from common import (
+    GMACS_FIXED,
+    GMACS_PER_STACK,
+    Result,
+    interleaved,
+    matmul_gflops,
+    median,
+    round_ratios,
+)
 from model_utils import (
     PLAIN,
     build,
@@ -121,7 +129,8 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
     results = [Result(f'{mode}_hg{num_stacks}_port_vs_eager', rate['port'],
                       rate['eager'], 'images/s', None, dict(
                           batch=batch, input=size, **_agreement(
-                              mode, checks['port'], checks['eager'])))]
+                              mode, checks['port'], checks['eager'])),
+                      rounds=round_ratios(times, 'port', 'eager'))]
     for name in variants:
         switches, optim = VARIANTS[name]
         details = dict(switches=dict(model_cfg_defaults(), **switches),
@@ -135,7 +144,8 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
                                        0.)
         results.append(Result(f'{mode}_hg{num_stacks}_{name}_vs_baseline',
                               rate[name], rate[base], 'images/s', None,
-                              details, baseline_name=base))
+                              details, baseline_name=base,
+                              rounds=round_ratios(times, name, base)))
     if num_stacks == 8:  # the headlines
         for suffix, name in (('', 'shipped'), ('_bf16', 'shipped_bf16')):
             row = next((r for r in results if r.name ==
@@ -146,7 +156,7 @@ def time_variants(mode: str, num_stacks: int, batch: int, repeats: int,
                     row.baseline, row.unit, TARGETS.get((mode, suffix)),
                     dict(row.details, variant=name,
                          floor=floor(mode, num_stacks, suffix, row.value)),
-                    baseline_name=row.baseline_name))
+                    baseline_name=row.baseline_name, rounds=row.rounds))
     return results
 
 

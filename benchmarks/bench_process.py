@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from common import Result, median
+from common import Result, median, round_ratios
 
 HERE = Path(__file__).resolve().parent
 BUILDS = ('port', 'shipped', 'shipped_heap')
@@ -104,13 +104,16 @@ def measure(mode: str, rounds: int, steps: int, warmup: int, batch: int,
     from bench_model import TARGETS
     times: Dict[str, List[float]] = {b: [] for b in BUILDS}
     faults: Dict[str, List[int]] = {b: [] for b in BUILDS}
+    # each round's median step per build, paired for the per-round ratios
+    per_round: Dict[str, List[float]] = {b: [] for b in BUILDS}
     for r in range(rounds):
         for b in BUILDS:
             res = _run_child(mode, b, steps, warmup, batch, threads)
             times[b] += res['times']
             faults[b] += res['faults']
-        log(f'  process {mode} round {r + 1}/{rounds}: ' + ', '.join(
-            f'{b} {median(times[b]):.3f} s' for b in BUILDS))
+            per_round[b].append(median(res['times']))
+        log(f'  process {mode} round {r + 1}/{rounds} (median step): '
+            + ', '.join(f'{b} {per_round[b][-1]:.3f} s' for b in BUILDS))
     per_s = {b: batch / median(times[b]) for b in BUILDS}
     details = dict(batch=batch, rounds=rounds, steps_per_process=steps,
                    seconds_per_step={b: median(times[b]) for b in BUILDS},
@@ -120,10 +123,12 @@ def measure(mode: str, rounds: int, steps: int, warmup: int, batch: int,
     return [
         Result(f'process_{mode}_hg8_vs_port', per_s['shipped_heap'],
                per_s['port'], unit, TARGETS[(mode, '')], details,
-               baseline_name='port, own process'),
+               baseline_name='port, own process',
+               rounds=round_ratios(per_round, 'shipped_heap', 'port')),
         Result(f'process_{mode}_hg8_heap_reuse_vs_default',
                per_s['shipped_heap'], per_s['shipped'], unit, None,
-               dict(batch=batch), baseline_name='shipped, glibc defaults'),
+               dict(batch=batch), baseline_name='shipped, glibc defaults',
+               rounds=round_ratios(per_round, 'shipped_heap', 'shipped')),
     ]
 
 

@@ -92,6 +92,10 @@ class Result:
     #: Why a figure with a target was not measured on this machine (e.g.
     #: no native bfloat16); the table lists it instead of leaving it out.
     not_run: Optional[str] = None
+    #: The ratio of each round alone (both sides timed in the same round,
+    #: see :func:`round_ratios`), sorted: how far this host's noise moves
+    #: the figure. None where the figure has no paired rounds.
+    rounds: Optional[List[float]] = None
 
     @property
     def ratio(self) -> float:
@@ -119,8 +123,22 @@ class Result:
             out.update(target=self.target, met=self.met)
         if self.not_run:
             out['not_run'] = self.not_run
+        if self.rounds:
+            out['round_ratios'] = self.rounds
         out.update(self.details)
         return out
+
+
+def round_ratios(times: Dict[str, List[float]], ours: str,
+                 base: str) -> List[float]:
+    """The speed-up of ``ours`` over ``base`` in each round of
+    :func:`interleaved` times alone (``base``'s time / ``ours``'), sorted.
+
+    The two ran seconds apart in the same round, so a slow spell of a
+    shared host moves both; the spread of these ratios shows how much the
+    noise that is left moves the figure.
+    """
+    return sorted(b / o for o, b in zip(times[ours], times[base]) if o > 0)
 
 
 def throughput_result(name: str, times: Dict[str, List[float]], ours: str,
@@ -132,7 +150,8 @@ def throughput_result(name: str, times: Dict[str, List[float]], ours: str,
     t_ours, t_base = median(times[ours]), median(times[base])
     details.setdefault('seconds_per_call', dict(ours=t_ours, baseline=t_base))
     details.setdefault('repeats', len(times[ours]))
-    return Result(name, items / t_ours, items / t_base, unit, target, details)
+    return Result(name, items / t_ours, items / t_base, unit, target, details,
+                  rounds=round_ratios(times, ours, base))
 
 
 def fmt(x: Any) -> str:
@@ -149,20 +168,23 @@ def fmt(x: Any) -> str:
 
 
 def table(results: Sequence[Result]) -> str:
-    """Plain-text table: name, value, baseline (and which), ratio, unit,
-    target (and whether it is met, or why the figure was not run)."""
-    rows = [('figure', 'value', 'baseline', 'ratio', 'unit', 'target')]
+    """Plain-text table: name, value, baseline (and which), ratio, the
+    lowest and highest ratio of a single round, unit, target (and whether
+    it is met, or why the figure was not run)."""
+    rows = [('figure', 'value', 'baseline', 'ratio', 'rounds', 'unit',
+             'target')]
     for r in results:
         if r.not_run:
-            rows.append((r.name, '-', '-', '-', r.unit,
+            rows.append((r.name, '-', '-', '-', '', r.unit,
                          f'{r.target or ""} not run: {r.not_run}'.strip()))
             continue
         tgt = '' if not r.target else (
             f"{r.target} {'met' if r.met else 'MISSED'}")
         base = fmt(r.baseline) + (f' ({r.baseline_name})'
                                   if r.baseline_name else '')
-        rows.append((r.name, fmt(r.value), base, f'{r.ratio:.2f}x', r.unit,
-                     tgt))
+        spread = f'{r.rounds[0]:.2f}-{r.rounds[-1]:.2f}' if r.rounds else ''
+        rows.append((r.name, fmt(r.value), base, f'{r.ratio:.2f}x', spread,
+                     r.unit, tgt))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ['  '.join(c.ljust(w) for c, w in zip(row, widths)).rstrip()
              for row in rows]

@@ -52,3 +52,18 @@ def test_bf16_headline_timed_where_native_else_listed_as_not_run(
         assert rows[0].met is None
         assert 'amx_bf16' in rows[0].not_run
         assert rows[0].target == bench_model.TARGETS[('infer', '_bf16')]
+
+
+def test_round_ratios_pair_each_round_and_show_in_table():
+    # a slow spell in round 2 slows both sides: the paired ratio stays 2
+    times = dict(ours=[1., 3., 1.5], base=[2., 6., 2.4])
+    assert common.round_ratios(times, 'ours', 'base') == pytest.approx(
+        [1.6, 2., 2.])
+    r = common.throughput_result('x_vs_y', times, 'ours', 'base', 4.,
+                                 'items/s', '>= 1.5')
+    assert r.rounds == pytest.approx([1.6, 2., 2.])
+    assert r.ratio == pytest.approx(2.4 / 1.5)  # medians: 2.4 / 1.5
+    header, _, row = common.table([r]).splitlines()
+    assert 'rounds' in header.split()
+    assert '1.60-2.00' in row.split()
+    assert r.to_json()['round_ratios'] == pytest.approx([1.6, 2., 2.])
