@@ -212,8 +212,9 @@ def run(quick: bool, log=print) -> List[Result]:
                 + (f' (vs {r.baseline_name})' if r.baseline_name else ''))
         log(f'  model {mode} hg{n}: {time.perf_counter() - start:.0f} s')
         results.extend(rs)
-    if not any(r.name == 'infer_hg8_bf16_vs_baseline' for r in results):
-        results.append(bf16_not_run())
+    not_run = bf16_not_run()
+    if not any(r.name == not_run.name for r in results):
+        results.append(not_run)
     return results
 
 
